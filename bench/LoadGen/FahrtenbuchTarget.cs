@@ -1,0 +1,230 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace LoadGen;
+
+/// <summary>
+/// Our server as users run it: a Release build on a fresh SQLite file, SSE subscribers authenticated
+/// with a fleet manager's bearer token, events produced by real REST trip starts and completions
+/// through the database log (each write commits a trip event and a vehicle status event).
+/// </summary>
+public sealed class FahrtenbuchTarget(string serverDll, int writers) : Target
+{
+    private const string Password = "Fahrtenbuch-Demo-2026";
+    private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "fahrtenbuch-bench", Guid.NewGuid().ToString("N"));
+    private readonly ConcurrentDictionary<Guid, long> _published = new();
+    private readonly List<Writer> _writers = [];
+    private readonly List<string> _subscriberTokens = [];
+
+    public override string Name => "fahrtenbuch";
+
+    public override int EventsPerPublish => 2;
+
+    public override bool Resumes => true;
+
+    /// <summary>Our log orders concurrent writes itself; several drivers write at once as in real use.</summary>
+    public override bool SequentialPublish => false;
+
+    public override async Task StartAsync(int port)
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["ASPNETCORE_ENVIRONMENT"] = "Development",
+            ["DOTNET_gcServer"] = "0",
+            ["Storage__DataDirectory"] = _dataDirectory,
+            ["Logging__LogLevel__Default"] = "Warning",
+            ["Limits__WritesPerSecond"] = "100000",
+            ["Limits__WriteBurst"] = "100000",
+            ["Limits__LoginPerMinute"] = "10000",
+            ["Live__MaxConnectionsPerUser"] = "10000",
+            ["Live__MaxConnections"] = "100000",
+        };
+        await LaunchAsync("dotnet", $"{serverDll} --urls http://127.0.0.1:{port}", port, "/health/live", environment);
+        var manager = await LoginAsync("chef@demo.local", Password);
+
+        // Subscribers are the fleet manager and the auditor (both see the whole company), split below the per-user cap.
+        _subscriberTokens.Add(manager);
+        _subscriberTokens.Add(await LoginAsync("pruefer@demo.local", Password));
+        for (var i = 0; i < writers; i++)
+        {
+            var vehicle = await PostAsync<JsonElement>(manager, "/api/vehicles", new { plate = $"B BE {1000 + i}", name = $"Bench {i}", initialOdometer = 10_000 });
+            var email = $"bench{i}@demo.local";
+            var invitation = await PostAsync<JsonElement>(manager, "/api/users", new { email, displayName = $"Bench Driver {i}", role = "driver" });
+            var tokens = await PostAsync<JsonElement>(null, "/api/auth/accept-invitation", new { email, code = invitation.GetProperty("invitationCode").GetString(), password = Password });
+            _writers.Add(new Writer(tokens.GetProperty("accessToken").GetString()!, vehicle.GetProperty("id").GetGuid(), 10_000));
+        }
+    }
+
+    public override Task<Subscriber> SubscribeAsync(int index, Metrics metrics, CancellationToken cancellationToken) =>
+        SubscribeFromAsync(null, metrics, cancellationToken, index: index);
+
+    /// <summary>Opens a stream, resuming after <paramref name="lastEventId"/> when given.</summary>
+    public Task<Subscriber> SubscribeFromAsync(long? lastEventId, Metrics metrics, CancellationToken cancellationToken, SequenceTracker? tracker = null, int index = 0) =>
+        SseAsync(lastEventId, _subscriberTokens[index % _subscriberTokens.Count], metrics, cancellationToken, tracker);
+
+    public override async Task PublishAsync(long sequence, CancellationToken cancellationToken)
+    {
+        var writer = _writers[(int)(sequence % _writers.Count)];
+        await writer.Gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (writer.ActiveTrip is { } trip)
+            {
+                writer.Odometer += 12;
+                _published[Key(trip, completed: true)] = Stopwatch.GetTimestamp();
+                await SendAsync(writer.Token, $"/api/trips/{trip}/complete", new { endOdometer = writer.Odometer, category = "private" }, cancellationToken);
+                writer.ActiveTrip = null;
+            }
+            else
+            {
+                var id = Guid.CreateVersion7();
+                _published[Key(id, completed: false)] = Stopwatch.GetTimestamp();
+                await SendAsync(writer.Token, "/api/trips", new { id, vehicleId = writer.VehicleId, startOdometer = writer.Odometer }, cancellationToken);
+                writer.ActiveTrip = id;
+            }
+        }
+        finally
+        {
+            writer.Gate.Release();
+        }
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        try
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private async Task<Subscriber> SseAsync(long? lastEventId, string token, Metrics metrics, CancellationToken cancellationToken, SequenceTracker? existing)
+    {
+        var tracker = existing ?? new SequenceTracker(metrics);
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var request = new HttpRequestMessage(HttpMethod.Get, BaseUrl + "/api/events");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        request.Headers.Accept.ParseAdd("text/event-stream");
+        if (lastEventId is { } last)
+        {
+            request.Headers.Add("Last-Event-ID", last.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        response.EnsureSuccessStatusCode();
+        var stream = await response.Content.ReadAsStreamAsync(cts.Token);
+        var loop = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var item in System.Net.ServerSentEvents.SseParser.Create(stream).EnumerateAsync(cts.Token))
+                {
+                    if (!long.TryParse(item.EventId, out var position) || item.EventType is "reset" or "shutdown")
+                    {
+                        continue;
+                    }
+
+                    tracker.Observe(position);
+                    var completed = item.EventType == "trip.completed";
+                    if (completed || item.EventType == "trip.started")
+                    {
+                        var id = ReadId(item.Data);
+                        if (_published.TryGetValue(Key(id, completed), out var sent))
+                        {
+                            metrics.Latency(sent);
+                        }
+                    }
+                }
+            }
+            catch (Exception) when (cts.IsCancellationRequested)
+            {
+            }
+            catch (IOException)
+            {
+            }
+        }, CancellationToken.None);
+        return new Subscriber(tracker, async () =>
+        {
+            await cts.CancelAsync();
+            response.Dispose();
+            await loop;
+            cts.Dispose();
+        });
+    }
+
+    private static Guid ReadId(string json)
+    {
+        var reader = new Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(json));
+        while (reader.Read())
+        {
+            if (reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("id"u8))
+            {
+                reader.Read();
+                return reader.GetGuid();
+            }
+        }
+
+        return Guid.Empty;
+    }
+
+    private static Guid Key(Guid trip, bool completed) => completed ? new Guid(XorLast(trip.ToByteArray())) : trip;
+
+    private static byte[] XorLast(byte[] bytes)
+    {
+        bytes[^1] ^= 0xFF;
+        return bytes;
+    }
+
+    private async Task<string> LoginAsync(string email, string password)
+    {
+        var tokens = await PostAsync<JsonElement>(null, "/api/auth/login", new { email, password });
+        return tokens.GetProperty("accessToken").GetString()!;
+    }
+
+    private async Task<T> PostAsync<T>(string? token, string path, object body)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, BaseUrl + path) { Content = JsonContent.Create(body) };
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        using var response = await Http.SendAsync(request);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"{path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+
+        return (await response.Content.ReadFromJsonAsync<T>())!;
+    }
+
+    private async Task SendAsync(string token, string path, object body, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, BaseUrl + path) { Content = JsonContent.Create(body) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await Http.SendAsync(request, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"{path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");
+        }
+    }
+
+    private sealed class Writer(string token, Guid vehicleId, int odometer)
+    {
+        public string Token { get; } = token;
+
+        public Guid VehicleId { get; } = vehicleId;
+
+        public int Odometer { get; set; } = odometer;
+
+        public Guid? ActiveTrip { get; set; }
+
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+    }
+}

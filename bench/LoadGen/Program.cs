@@ -1,0 +1,253 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using LoadGen;
+
+// Usage: LoadGen <repo root> [--targets a,b] [--scenarios a,b] [--seconds N] [--out file.md]
+// Starts each server in turn on 127.0.0.1, drives it with the same subscribers and publisher, prints a table.
+var root = Path.GetFullPath(args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? ".");
+string Option(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
+var targets = Option("--targets", "ws,sse,socketio,signalr,aspnet-sse,fahrtenbuch").Split(',');
+var scenarios = Option("--scenarios", "steady-1k,steady-10k,steady-20k,burst,reconnect,write,idle").Split(',');
+var seconds = int.Parse(Option("--seconds", "15"), CultureInfo.InvariantCulture);
+var output = Option("--out", "");
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+
+var rows = new List<string[]>();
+foreach (var scenario in scenarios)
+{
+    foreach (var name in targets)
+    {
+        if (scenario == "write" && name != "fahrtenbuch")
+        {
+            continue;
+        }
+
+        await using var target = Create(name);
+        try
+        {
+            await target.StartAsync(FreePort());
+            var row = await RunAsync(target, scenario, seconds);
+            rows.Add(row);
+            Console.Error.WriteLine(string.Join(" | ", row));
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"{name} {scenario}: {e.Message}");
+            rows.Add([name, scenario, "failed: " + e.Message.Split('\n')[0], "", "", "", "", "", "", "", "", "", ""]);
+        }
+    }
+}
+
+string[] header = ["server", "scenario", "conns", "events", "p50 ms", "p99 ms", "max ms", "lost", "dup", "deliveries/CPU-s", "peak RSS MiB", "KiB/conn", "resumes/s or events/s"];
+var table = new List<string> { "| " + string.Join(" | ", header) + " |", "|" + string.Concat(Enumerable.Repeat("---|", header.Length)) };
+table.AddRange(rows.Select(r => "| " + string.Join(" | ", r) + " |"));
+Console.WriteLine(string.Join('\n', table));
+if (output.Length > 0)
+{
+    await File.WriteAllTextAsync(output, string.Join('\n', table) + "\n");
+}
+
+Target Create(string name) => name switch
+{
+    "ws" => new NodeTarget("node ws", "ws-server.js", Path.Combine(root, "bench/peers/node")),
+    "sse" => new NodeTarget("node sse", "sse-server.js", Path.Combine(root, "bench/peers/node")),
+    "socketio" => new NodeTarget("socket.io", "socketio-server.js", Path.Combine(root, "bench/peers/node")),
+    "signalr" => new AspNetPeerTarget("signalr", Path.Combine(root, "bench/peers/SignalRPeer/bin/Release/net10.0/SignalRPeer.dll"), signalR: true),
+    "aspnet-sse" => new AspNetPeerTarget("aspnet sse", Path.Combine(root, "bench/peers/SignalRPeer/bin/Release/net10.0/SignalRPeer.dll"), signalR: false),
+    "fahrtenbuch" => new FahrtenbuchTarget(Path.Combine(root, "src/Fahrtenbuch.Server/bin/Release/net10.0/Fahrtenbuch.Server.dll"), writers: 16),
+    _ => throw new ArgumentException($"unknown target {name}"),
+};
+
+static int FreePort()
+{
+    using var listener = new TcpListener(IPAddress.Loopback, 0);
+    listener.Start();
+    return ((IPEndPoint)listener.LocalEndpoint).Port;
+}
+
+static async Task<string[]> RunAsync(Target target, string scenario, int seconds)
+{
+    var (subscribers, rate, idle) = scenario switch
+    {
+        "steady-1k" => (1_000, 10, false),
+        "steady-10k" => (10_000, 10, false),
+        // Each connection is a descriptor in the server and in the generator; stay below the per-process hard limit.
+        "steady-20k" => (Math.Min(20_000, DescriptorLimit() - 600), 10, false),
+        "burst" => (1_000, 1_000, false),
+        "reconnect" => (1_000, 10, false),
+        "write" => (1, 0, false),
+        "idle" => (10_000, 0, true),
+        _ => throw new ArgumentException($"unknown scenario {scenario}"),
+    };
+    var metrics = new Metrics();
+    using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+    var before = ProcessSample.Read(target.Pid);
+    var subs = await ConnectAsync(target, subscribers, metrics, cts.Token);
+    await Task.Delay(1000);
+    var connected = ProcessSample.Read(target.Pid);
+    var perConnectionKiB = (connected.RssBytes - before.RssBytes) / 1024.0 / Math.Max(1, subs.Count);
+    string extra = "";
+    long published = 0;
+
+    if (idle)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(Math.Min(seconds, 10)));
+    }
+    else if (scenario == "write")
+    {
+        var watch = Stopwatch.StartNew();
+        var workers = Enumerable.Range(0, 16).Select(async w =>
+        {
+            long n = 0;
+            while (watch.Elapsed < TimeSpan.FromSeconds(seconds))
+            {
+                await target.PublishAsync(w + (16 * n++), cts.Token);
+            }
+
+            Interlocked.Add(ref published, n);
+        }).ToList();
+        await Task.WhenAll(workers);
+        extra = $"{published * target.EventsPerPublish / watch.Elapsed.TotalSeconds:F0} events/s";
+    }
+    else
+    {
+        published = await PublishAtRateAsync(target, rate, seconds, 0, cts.Token);
+    }
+
+    var cpuStart = connected.CpuSeconds;
+    await DrainAsync(metrics);
+
+    if (scenario == "reconnect")
+    {
+        var last = subs.Select(s => s.Tracker.Last).ToList();
+        foreach (var s in subs)
+        {
+            await s.DisposeAsync();
+        }
+
+        var missed = await PublishAtRateAsync(target, 100 / target.EventsPerPublish * 10, 1, published, cts.Token);
+        published += missed;
+        var watch = Stopwatch.StartNew();
+        var resumed = new List<Subscriber>();
+        var resumeMetrics = target.Resumes ? metrics : new Metrics();
+        using var gate = new SemaphoreSlim(500);
+        var tasks = last.Select(async (l, index) =>
+        {
+            await gate.WaitAsync(cts.Token);
+            try
+            {
+                return target is FahrtenbuchTarget ours ? await ours.SubscribeFromAsync(l, resumeMetrics, cts.Token, index: index) : await target.SubscribeAsync(0, resumeMetrics, cts.Token);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }).ToList();
+        resumed.AddRange(await Task.WhenAll(tasks));
+        if (target.Resumes)
+        {
+            var expectedLast = subs.Max(s => s.Tracker.Last) + (missed * target.EventsPerPublish);
+            while (resumed.Any(s => s.Tracker.Last < expectedLast) && watch.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                await Task.Delay(5);
+            }
+        }
+
+        extra = $"{resumed.Count / watch.Elapsed.TotalSeconds:F0} resumes/s" + (target.Resumes ? " (with replay)" : " (no replay)");
+        subs = resumed;
+    }
+
+    var after = ProcessSample.Read(target.Pid);
+    var cpu = after.CpuSeconds - cpuStart;
+    var expected = subs.Count == 0 ? 0 : subs.Max(s => s.Tracker.Last);
+    var lost = metrics.Gaps + (idle || scenario == "write" && subscribers <= 1 ? 0 : subs.Sum(s => expected - s.Tracker.Last));
+    foreach (var s in subs)
+    {
+        await s.DisposeAsync();
+    }
+
+    return
+    [
+        target.Name, scenario, subs.Count.ToString(CultureInfo.InvariantCulture), (published * target.EventsPerPublish).ToString(CultureInfo.InvariantCulture),
+        F(metrics.PercentileMs(0.50)), F(metrics.PercentileMs(0.99)), F(metrics.MaxMsObserved),
+        target.Resumes || scenario != "reconnect" ? lost.ToString(CultureInfo.InvariantCulture) : "n/a", metrics.Duplicates.ToString(CultureInfo.InvariantCulture),
+        idle ? "" : $"{metrics.Deliveries / Math.Max(0.01, cpu):F0}",
+        $"{after.PeakRssBytes / 1048576.0:F0}", $"{perConnectionKiB:F1}", extra,
+    ];
+}
+
+static int DescriptorLimit()
+{
+    foreach (var line in File.ReadLines("/proc/self/limits"))
+    {
+        if (line.StartsWith("Max open files", StringComparison.Ordinal))
+        {
+            var hard = line[26..].Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
+            return hard == "unlimited" ? int.MaxValue : int.Parse(hard, CultureInfo.InvariantCulture);
+        }
+    }
+
+    return 1024;
+}
+
+static string F(double value) => double.IsNaN(value) ? "" : value.ToString("F1", CultureInfo.InvariantCulture);
+
+static async Task<List<Subscriber>> ConnectAsync(Target target, int count, Metrics metrics, CancellationToken cancellationToken)
+{
+    using var gate = new SemaphoreSlim(200);
+    var tasks = Enumerable.Range(0, count).Select(async i =>
+    {
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            return await target.SubscribeAsync(i, metrics, cancellationToken);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    });
+    return [.. await Task.WhenAll(tasks)];
+}
+
+static async Task<long> PublishAtRateAsync(Target target, int eventsPerSecond, int seconds, long firstSequence, CancellationToken cancellationToken)
+{
+    var publishesPerSecond = Math.Max(1, eventsPerSecond / target.EventsPerPublish);
+    var total = publishesPerSecond * seconds;
+    var watch = Stopwatch.StartNew();
+    var pending = new List<Task>();
+    for (long i = 0; i < total; i++)
+    {
+        var due = TimeSpan.FromSeconds((double)i / publishesPerSecond);
+        var wait = due - watch.Elapsed;
+        if (wait > TimeSpan.FromMilliseconds(1))
+        {
+            await Task.Delay(wait, cancellationToken);
+        }
+
+        var publish = target.PublishAsync(firstSequence + i + 1, cancellationToken);
+        if (target.SequentialPublish)
+        {
+            await publish;
+        }
+        else
+        {
+            pending.Add(publish);
+        }
+    }
+
+    await Task.WhenAll(pending);
+    return total;
+}
+
+static async Task DrainAsync(Metrics metrics)
+{
+    long last = -1;
+    while (metrics.Deliveries != last)
+    {
+        last = metrics.Deliveries;
+        await Task.Delay(1500);
+    }
+}

@@ -1,0 +1,185 @@
+using System.Text.Json;
+using Fahrtenbuch.Server.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+
+namespace Fahrtenbuch.Server.Events;
+
+/// <summary>
+/// Opens the one kind of transaction that changes state: it locks the caller's company counter row
+/// first (which serializes that company's writers), so each appended event gets the next dense
+/// position and is committed together with the state change it describes.
+/// </summary>
+public sealed class EventLog(AppDbContext db, TimeProvider time, IEnumerable<IEventSink> sinks, SqliteWriteGate gate, IEnumerable<ILogAppendHook> hooks)
+{
+    public async Task<LogTransaction> BeginAsync(CancellationToken cancellationToken)
+    {
+        var companyId = db.CompanyId;
+        if (companyId == Guid.Empty)
+        {
+            throw new InvalidOperationException("A logged write needs a company scope.");
+        }
+
+        // SQLite has one writer per file; queueing here is fair and wakes the next writer at once, where the
+        // database's busy handler would sleep and retry with growing pauses.
+        var gated = db.Database.IsSqlite();
+        if (gated)
+        {
+            await gate.WaitAsync(cancellationToken);
+        }
+
+        IDbContextTransaction? transaction = null;
+        try
+        {
+            transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            // A no-op update takes the row lock (PostgreSQL) or the write lock (SQLite) before anything is read.
+            var head = await db.Database
+                .SqlQuery<long>($"UPDATE \"Companies\" SET \"LogHead\" = \"LogHead\" WHERE \"Id\" = {companyId} RETURNING \"LogHead\" AS \"Value\"")
+                .ToListAsync(cancellationToken);
+            if (head.Count != 1)
+            {
+                throw DomainException.NotFound("company");
+            }
+
+            return new LogTransaction(db, transaction, companyId, head[0], time, sinks, hooks, gated ? gate : null);
+        }
+        catch
+        {
+            if (transaction is not null)
+            {
+                await transaction.DisposeAsync();
+            }
+
+            if (gated)
+            {
+                gate.Release();
+            }
+
+            throw;
+        }
+    }
+}
+
+/// <summary>
+/// Sees a transaction's events just before they are saved, inside the same database transaction: it may
+/// add rows (the logbook journal does) or refuse the whole write by throwing a <see cref="DomainException"/>.
+/// </summary>
+public interface ILogAppendHook
+{
+    Task BeforeCommitAsync(LogTransaction write, CancellationToken cancellationToken);
+}
+
+/// <summary>Receives the events of a transaction after it committed (the live fan-out hooks in here).</summary>
+public interface IEventSink
+{
+    void Committed(Guid companyId, IReadOnlyList<EventRecord> events);
+}
+
+public sealed class LogTransaction : IAsyncDisposable
+{
+    private readonly AppDbContext _db;
+    private readonly IDbContextTransaction _transaction;
+    private readonly Guid _companyId;
+    private readonly IEnumerable<IEventSink> _sinks;
+    private readonly IEnumerable<ILogAppendHook> _hooks;
+    private readonly List<EventRecord> _events = [];
+    private long _head;
+
+    private readonly SqliteWriteGate? _gate;
+    private bool _disposed;
+
+    internal LogTransaction(AppDbContext db, IDbContextTransaction transaction, Guid companyId, long head, TimeProvider time, IEnumerable<IEventSink> sinks, IEnumerable<ILogAppendHook> hooks, SqliteWriteGate? gate)
+    {
+        _db = db;
+        _transaction = transaction;
+        _companyId = companyId;
+        _head = head;
+        _sinks = sinks;
+        _hooks = hooks;
+        _gate = gate;
+        Now = Instants.Normalize(time.GetUtcNow());
+    }
+
+    /// <summary>The instant of this write, used for every timestamp it records.</summary>
+    public DateTimeOffset Now { get; }
+
+    public IReadOnlyList<EventRecord> Events => _events;
+
+    public Guid CompanyId => _companyId;
+
+    public void Append(string type, object data, Guid? vehicleId = null, Guid? tripId = null, Guid? ownerId = null, object? restrictedData = null, EventAudience audience = EventAudience.Company)
+    {
+        if (audience != EventAudience.Company && restrictedData is null)
+        {
+            throw new ArgumentException("An event not meant for the whole company needs its restricted form.", nameof(restrictedData));
+        }
+
+        var record = new EventRecord(
+            _companyId,
+            ++_head,
+            type,
+            Now,
+            JsonSerializer.Serialize(data, data.GetType(), ApiJson.Options),
+            restrictedData is null ? null : JsonSerializer.Serialize(restrictedData, restrictedData.GetType(), ApiJson.Options),
+            audience,
+            vehicleId,
+            tripId,
+            ownerId);
+        _events.Add(record);
+        _db.Events.Add(record);
+    }
+
+    public async Task CommitAsync(CancellationToken cancellationToken)
+    {
+        foreach (var hook in _hooks)
+        {
+            await hook.BeforeCommitAsync(this, cancellationToken);
+        }
+
+        await _db.SaveChangesAsync(cancellationToken);
+        if (_events.Count > 0)
+        {
+            var head = _head;
+            await _db.Companies.Where(c => c.Id == _companyId)
+                .ExecuteUpdateAsync(s => s.SetProperty(c => c.LogHead, head), cancellationToken);
+        }
+
+        // The caller's cancellation must not abort a commit whose outcome it could then not know.
+        await _transaction.CommitAsync(CancellationToken.None);
+        Telemetry.RecordWritten(_events);
+        foreach (var sink in _sinks)
+        {
+            sink.Committed(_companyId, _events);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        try
+        {
+            await _transaction.DisposeAsync();
+        }
+        finally
+        {
+            _gate?.Release();
+        }
+    }
+}
+
+/// <summary>Queues this process's writers to a SQLite file one at a time (see <see cref="EventLog"/>).</summary>
+public sealed class SqliteWriteGate : IDisposable
+{
+    private readonly SemaphoreSlim _semaphore = new(1, 1);
+
+    public Task WaitAsync(CancellationToken cancellationToken) => _semaphore.WaitAsync(cancellationToken);
+
+    public void Release() => _semaphore.Release();
+
+    public void Dispose() => _semaphore.Dispose();
+}

@@ -1,0 +1,78 @@
+using Fahrtenbuch.Server.Accounts;
+using Fahrtenbuch.Server.Events;
+using Fahrtenbuch.Server.Sync;
+using Fahrtenbuch.Server.Logbook;
+using Fahrtenbuch.Server.Trips;
+using Fahrtenbuch.Server.Vehicles;
+using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore;
+
+namespace Fahrtenbuch.Server.Infrastructure;
+
+/// <summary>
+/// The one database context that all code injects. Every tenant-owned set is filtered by <see cref="CompanyId"/>, which comes
+/// from the authenticated caller; without a caller it is <see cref="Guid.Empty"/> and matches nothing.
+/// The model is provider-neutral; <see cref="SqliteAppDbContext"/> and <see cref="PostgresAppDbContext"/> exist only so each
+/// provider has its own migration set (see docs/adr/0004-database-providers.md).
+/// </summary>
+public abstract class AppDbContext : IdentityUserContext<User, Guid>
+{
+    private readonly CompanyScope _scope;
+
+    protected AppDbContext(DbContextOptions options, CompanyScope scope)
+        : base(options) => _scope = scope;
+
+    public Guid CompanyId => _scope.CompanyId ?? Guid.Empty;
+
+    public DbSet<Company> Companies => Set<Company>();
+
+    public DbSet<RefreshToken> RefreshTokens => Set<RefreshToken>();
+
+    public DbSet<Vehicle> Vehicles => Set<Vehicle>();
+
+    public DbSet<OdometerReading> OdometerReadings => Set<OdometerReading>();
+
+    public DbSet<Trip> Trips => Set<Trip>();
+
+    public DbSet<TripRevision> TripRevisions => Set<TripRevision>();
+
+    public DbSet<EventRecord> Events => Set<EventRecord>();
+
+    public DbSet<SyncOperation> SyncOperations => Set<SyncOperation>();
+
+    public DbSet<JournalEntry> JournalEntries => Set<JournalEntry>();
+
+    public DbSet<TripAnnotation> TripAnnotations => Set<TripAnnotation>();
+
+    public DbSet<ClosedPeriod> ClosedPeriods => Set<ClosedPeriod>();
+
+    public DbSet<GapExplanation> GapExplanations => Set<GapExplanation>();
+
+    public DbSet<ReminderSent> RemindersSent => Set<ReminderSent>();
+
+    /// <summary>The users of the caller's company. <c>Users</c> stays unfiltered for sign-in.</summary>
+    public IQueryable<User> CompanyUsers => Users.Where(u => u.CompanyId == CompanyId);
+
+    protected override void OnModelCreating(ModelBuilder builder)
+    {
+        base.OnModelCreating(builder);
+        builder.ApplyConfigurationsFromAssembly(typeof(AppDbContext).Assembly);
+        builder.Entity<User>().ToTable("Users");
+        builder.Entity<Vehicle>().HasQueryFilter(e => e.CompanyId == CompanyId);
+        builder.Entity<OdometerReading>().HasQueryFilter(e => e.CompanyId == CompanyId);
+        builder.Entity<Trip>().HasQueryFilter(e => e.CompanyId == CompanyId);
+        builder.Entity<EventRecord>().HasQueryFilter(e => e.CompanyId == CompanyId);
+        builder.Entity<SyncOperation>().HasQueryFilter(e => e.CompanyId == CompanyId);
+        builder.Entity<JournalEntry>().HasQueryFilter(e => e.CompanyId == CompanyId);
+        builder.Entity<TripAnnotation>().HasQueryFilter(e => e.CompanyId == CompanyId);
+        builder.Entity<ClosedPeriod>().HasQueryFilter(e => e.CompanyId == CompanyId);
+        builder.Entity<GapExplanation>().HasQueryFilter(e => e.CompanyId == CompanyId);
+        builder.Entity<ReminderSent>().HasQueryFilter(e => e.CompanyId == CompanyId);
+    }
+}
+
+/// <summary>The company the current unit of work acts for; set from the caller's token, or explicitly by background work.</summary>
+public sealed class CompanyScope
+{
+    public Guid? CompanyId { get; set; }
+}

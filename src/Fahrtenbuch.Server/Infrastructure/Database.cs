@@ -1,0 +1,153 @@
+using System.Data.Common;
+using Fahrtenbuch.Server.Setup;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.Repositories;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Fahrtenbuch.Server.Infrastructure;
+
+public static class Database
+{
+    public const string ConnectionName = "Fahrtenbuch";
+
+    public static IServiceCollection AddDatabase(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddScoped<CompanyScope>();
+
+        // Cookie sessions must survive a restart, so the keys that protect them live with the data.
+        services.AddDataProtection().SetApplicationName("fahrtenbuch");
+        services.AddOptions<KeyManagementOptions>().Configure<IOptions<StorageOptions>>((o, storage) =>
+            o.XmlRepository = new FileSystemXmlRepository(new DirectoryInfo(Path.Combine(storage.Value.DataDirectory, "keys")), NullLoggerFactory.Instance));
+        // The provider decides the context type only, and so which migration set applies; all code injects AppDbContext.
+        var provider = configuration.GetValue(DatabaseOptions.Section + ":" + nameof(DatabaseOptions.Provider), DatabaseProvider.Sqlite);
+        var connectionString = configuration.GetConnectionString(ConnectionName);
+        if (provider == DatabaseProvider.Postgres)
+        {
+            if (string.IsNullOrWhiteSpace(connectionString))
+            {
+                throw new InvalidOperationException($"Database:Provider is Postgres but ConnectionStrings:{ConnectionName} is empty.");
+            }
+
+            services.AddDbContext<AppDbContext, PostgresAppDbContext>(options => options.UseNpgsql(connectionString));
+        }
+        else
+        {
+            services.AddDbContext<AppDbContext, SqliteAppDbContext>((sp, options) =>
+            {
+                var storage = sp.GetRequiredService<IOptions<StorageOptions>>().Value;
+                var sqlite = connectionString;
+                if (string.IsNullOrWhiteSpace(sqlite))
+                {
+                    Directory.CreateDirectory(storage.DataDirectory);
+                    sqlite = new SqliteConnectionStringBuilder
+                    {
+                        DataSource = Path.Combine(storage.DataDirectory, "fahrtenbuch.db"),
+                        DefaultTimeout = 30,
+                        Pooling = true,
+                    }.ToString();
+                }
+
+                options.UseSqlite(sqlite).AddInterceptors(SqlitePragmas.Instance);
+            });
+        }
+
+        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        return services;
+    }
+
+    /// <summary>
+    /// The <c>migrate</c> command (<c>dotnet Fahrtenbuch.Server.dll migrate</c>): applies pending migrations and exits,
+    /// so an upgrade can change the schema once before any new instance starts.
+    /// </summary>
+    public static async Task MigrateDatabaseAsync(this WebApplication app)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        await db.Database.MigrateAsync();
+        await UseWriteAheadLogAsync(db);
+        var applied = await db.Database.GetAppliedMigrationsAsync();
+        app.Logger.LogInformation("The {Provider} database schema is current at migration {Migration}", db.Database.ProviderName, applied.LastOrDefault());
+    }
+
+    /// <summary>
+    /// Applies migrations (or, with <c>Database:MigrateOnStart=false</c>, refuses a database that is behind), then seeds
+    /// the demo tenants (Development) or opens first-run setup (empty database).
+    /// </summary>
+    public static async Task PrepareDatabaseAsync(this WebApplication app)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        if (app.Services.GetRequiredService<IOptions<DatabaseOptions>>().Value.MigrateOnStart)
+        {
+            await db.Database.MigrateAsync();
+        }
+        else if ((await db.Database.GetPendingMigrationsAsync()).Any())
+        {
+            throw new InvalidOperationException(
+                "The database schema is behind this version and Database:MigrateOnStart is false: run 'Fahrtenbuch.Server migrate' first.");
+        }
+
+        await UseWriteAheadLogAsync(db);
+
+        if (app.Configuration.GetValue("Seed:Demo", app.Environment.IsDevelopment()))
+        {
+            await DemoData.SeedAsync(app.Services, CancellationToken.None);
+        }
+
+        if (!await db.Users.AnyAsync())
+        {
+            var token = app.Services.GetRequiredService<SetupToken>().Open();
+            app.Logger.LogWarning(
+                "No users exist yet. Create the first company and fleet manager with POST /api/setup and this one-time setup token: {SetupToken}",
+                token);
+        }
+    }
+
+    private static async Task UseWriteAheadLogAsync(AppDbContext db)
+    {
+        if (db.Database.IsSqlite())
+        {
+            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;");
+        }
+    }
+}
+
+/// <summary>Per-connection SQLite settings: WAL-friendly durability and a busy wait instead of immediate lock errors.</summary>
+internal sealed class SqlitePragmas : DbConnectionInterceptor
+{
+    public static readonly SqlitePragmas Instance = new();
+
+    public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData) => Apply(connection);
+
+    public override Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
+    {
+        Apply(connection);
+        return Task.CompletedTask;
+    }
+
+    private static void Apply(DbConnection connection)
+    {
+        if (connection is SqliteConnection)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;";
+            command.ExecuteNonQuery();
+        }
+    }
+}
+
+internal sealed class DatabaseHealthCheck(AppDbContext db) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        await db.Database.CanConnectAsync(cancellationToken)
+            ? HealthCheckResult.Healthy()
+            : HealthCheckResult.Unhealthy("The database cannot be reached.");
+}

@@ -1,0 +1,155 @@
+using System.Data;
+using System.Net.ServerSentEvents;
+using System.Reflection;
+using System.Text.Json;
+using Fahrtenbuch.Server.Accounts;
+using Fahrtenbuch.Server.Infrastructure;
+using Fahrtenbuch.Server.Trips;
+using Fahrtenbuch.Server.Vehicles;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Fahrtenbuch.Server.Live;
+
+/// <summary>The board as it is at <see cref="Position"/>: load it, then stream events after that position.</summary>
+public sealed record LiveSnapshot(long Position, DateTimeOffset At, List<VehicleResponse> Vehicles, List<TripResponse> ActiveTrips);
+
+/// <summary>Payload of the <c>reset</c> event: the position could not be served; reload the snapshot.</summary>
+public sealed record ResetNotice(string Reason, long Position);
+
+/// <summary>Payload of the <c>shutdown</c> event: the server is stopping; reconnect after the given delay.</summary>
+public sealed record ShutdownNotice(string Reason, int RetryAfterMilliseconds);
+
+public static class LiveEndpoints
+{
+    public const string LastEventIdHeader = "Last-Event-ID";
+
+    public static RouteGroupBuilder MapLive(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/api").WithTags("Live").RequireAuthorization();
+        group.MapGet("/events", Stream);
+        group.MapGet("/live/snapshot", Snapshot);
+        routes.MapHub<LiveHub>(LiveHub.Path);
+        return group;
+    }
+
+    /// <summary>
+    /// The company's events as <c>text/event-stream</c>, filtered by the caller's role. Resume with the
+    /// <c>Last-Event-ID</c> header (or <c>after</c> for a first connect from a snapshot position).
+    /// </summary>
+    public static async Task<LiveEventStream> Stream(
+        HttpContext http, CurrentUser me, LiveConnections connections, LiveFeed feed, LiveEventStore store, IOptions<LiveOptions> options,
+        CancellationToken cancellationToken, Guid? vehicleId = null, bool mine = false, string? after = null)
+    {
+        var header = http.Request.Headers[LastEventIdHeader];
+
+        // "From now on" means from before the response starts, so a write made after the client saw the headers is never missed.
+        var lastEventId = header.Count > 0 ? header.ToString()
+            : after ?? (await store.BoundsAsync(me.CompanyId, cancellationToken)).Head.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var connection = connections.Open(me, "sse");
+        return new LiveEventStream(feed, connection, LiveViewer.From(me), new LiveFilter(vehicleId, mine), lastEventId, options.Value);
+    }
+
+    /// <summary>Vehicles with status and odometer, the active trips (restricted per viewer), and the log position they reflect.</summary>
+    public static async Task<Ok<LiveSnapshot>> Snapshot(CurrentUser me, AppDbContext db, TimeProvider time, CancellationToken cancellationToken)
+    {
+        // One transaction, so the position and the state agree (a snapshot on PostgreSQL, the write lock on SQLite).
+        await using var transaction = await db.Database.BeginTransactionAsync(IsolationLevel.Serializable, cancellationToken);
+        var company = await db.Companies.Where(c => c.Id == me.CompanyId).Select(c => new { c.LogHead }).SingleAsync(cancellationToken);
+        var vehicles = await db.LoadBoardAsync(null, includeRetired: false, cancellationToken);
+        var trips = await db.Trips.Where(t => t.State == TripState.Active).Include(t => t.Revisions).OrderBy(t => t.StartedAt)
+            .ToListAsync(cancellationToken);
+        var names = await db.UserNamesAsync(cancellationToken);
+        var at = Instants.Normalize(time.GetUtcNow());
+        await transaction.CommitAsync(cancellationToken);
+        return TypedResults.Ok(new LiveSnapshot(
+            company.LogHead, at, vehicles, trips.ConvertAll(t => TripViews.ToResponse(t, names, !me.SeesDetails(t)))));
+    }
+}
+
+/// <summary>
+/// Writes a live feed as <c>text/event-stream</c>. Event frames come pre-encoded by <see cref="SseFormatter"/>
+/// (once per event, not per subscriber); heartbeats are comment lines, which <c>ServerSentEventsResult</c>
+/// cannot write (see docs/adr/0002-live-fan-out.md).
+/// </summary>
+public sealed class LiveEventStream : IResult, IEndpointMetadataProvider, IStatusCodeHttpResult
+{
+    private readonly LiveFeed _feed;
+    private readonly LiveConnection _connection;
+    private readonly LiveViewer _viewer;
+    private readonly LiveFilter _filter;
+    private readonly string? _lastEventId;
+    private readonly LiveOptions _options;
+
+    internal LiveEventStream(LiveFeed feed, LiveConnection connection, LiveViewer viewer, LiveFilter filter, string? lastEventId, LiveOptions options)
+    {
+        _feed = feed;
+        _connection = connection;
+        _viewer = viewer;
+        _filter = filter;
+        _lastEventId = lastEventId;
+        _options = options;
+    }
+
+    public int? StatusCode => StatusCodes.Status200OK;
+
+    public async Task ExecuteAsync(HttpContext httpContext)
+    {
+        using var connection = _connection;
+        var response = httpContext.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache, no-store";
+        response.Headers["X-Accel-Buffering"] = "no";
+        httpContext.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(httpContext.RequestAborted, connection.Closing);
+        var body = response.BodyWriter;
+        try
+        {
+            await body.WriteAsync(SseFrames.Prelude(_options.RetryMilliseconds), stop.Token);
+            await foreach (var item in _feed.ReadAsync(_viewer, _filter, _lastEventId, httpContext.Abort, stop.Token))
+            {
+                var frame = item.Kind switch
+                {
+                    LiveItemKind.Event => item.Full ? item.Event!.FullFrame : item.Event!.RestrictedFrame,
+                    LiveItemKind.Heartbeat => SseFrames.Heartbeat,
+                    LiveItemKind.Reset => Control(LiveControl.Reset, new ResetNotice("position-unavailable", item.Position), item.Position, _options.RetryMilliseconds),
+                    _ => Control(LiveControl.Shutdown, new ShutdownNotice("server-stopping", _options.ShutdownRetryMilliseconds), null, _options.ShutdownRetryMilliseconds),
+                };
+                var flush = await body.WriteAsync(frame, stop.Token);
+                if (flush.IsCanceled || flush.IsCompleted)
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // The client left, or the session ended: the stream just ends.
+        }
+        catch (IOException)
+        {
+            // The connection broke while writing; the client resumes with its last id.
+        }
+    }
+
+    private static byte[] Control(string type, object payload, long? position, int retryMilliseconds) =>
+        SseFrames.Encode(new SseItem<string>(JsonSerializer.Serialize(payload, payload.GetType(), ApiJson.Options), type)
+        {
+            EventId = position?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ReconnectionInterval = TimeSpan.FromMilliseconds(retryMilliseconds),
+        });
+
+    static void IEndpointMetadataProvider.PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>
+        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(string), ["text/event-stream"]));
+}
+
+/// <summary>Event names the server itself sends on live streams, next to the log's <see cref="Events.EventTypes"/>.</summary>
+public static class LiveControl
+{
+    public const string Reset = "reset";
+    public const string Shutdown = "shutdown";
+}

@@ -1,0 +1,84 @@
+using System.Globalization;
+using System.Net.ServerSentEvents;
+using System.Text.Json;
+using Fahrtenbuch.Server.Events;
+
+namespace Fahrtenbuch.Server.Live;
+
+/// <summary>
+/// One committed event, encoded once for every subscriber on this instance: the SSE frame bytes of the
+/// full and of the restricted form, and the parsed JSON for the hub.
+/// </summary>
+public sealed class LiveEvent
+{
+    private JsonElement? _fullJson;
+    private JsonElement? _restrictedJson;
+
+    public LiveEvent(EventRecord record)
+    {
+        CompanyId = record.CompanyId;
+        Position = record.Position;
+        Type = record.Type;
+        OccurredAt = record.OccurredAt;
+        Audience = record.Audience;
+        VehicleId = record.VehicleId;
+        TripId = record.TripId;
+        OwnerId = record.OwnerId;
+        Data = record.Data;
+        RestrictedData = record.RestrictedData ?? record.Data;
+        FullFrame = SseFrames.Event(Position, Type, Data);
+        RestrictedFrame = record.RestrictedData is null ? FullFrame : SseFrames.Event(Position, Type, RestrictedData);
+    }
+
+    public Guid CompanyId { get; }
+
+    public long Position { get; }
+
+    public string Type { get; }
+
+    public DateTimeOffset OccurredAt { get; }
+
+    public EventAudience Audience { get; }
+
+    public Guid? VehicleId { get; }
+
+    public Guid? TripId { get; }
+
+    public Guid? OwnerId { get; }
+
+    public string Data { get; }
+
+    public string RestrictedData { get; }
+
+    public ReadOnlyMemory<byte> FullFrame { get; }
+
+    public ReadOnlyMemory<byte> RestrictedFrame { get; }
+
+    public bool SeesFull(LiveViewer viewer) => EventVisibility.SeesFull(Audience, OwnerId, viewer.UserId, viewer.SeesWholeCompany);
+
+    public JsonElement JsonFor(bool full) => full
+        ? _fullJson ??= JsonDocument.Parse(Data).RootElement.Clone()
+        : _restrictedJson ??= JsonDocument.Parse(RestrictedData).RootElement.Clone();
+}
+
+/// <summary>SSE frames built with <see cref="SseFormatter"/>, once, so each subscriber only copies bytes.</summary>
+public static class SseFrames
+{
+    /// <summary>Written first on every stream: the reconnect hint without data, which clients apply but never dispatch.</summary>
+    public static byte[] Prelude(int retryMilliseconds) =>
+        System.Text.Encoding.UTF8.GetBytes($"retry: {retryMilliseconds.ToString(CultureInfo.InvariantCulture)}\n: connected\n\n");
+
+    public static readonly byte[] Heartbeat = ": heartbeat\n\n"u8.ToArray();
+
+    public static byte[] Event(long position, string type, string data) =>
+        Encode(new SseItem<string>(data, type) { EventId = position.ToString(CultureInfo.InvariantCulture) });
+
+    public static byte[] Encode(SseItem<string> item)
+    {
+        using var buffer = new MemoryStream();
+
+        // A MemoryStream completes every write synchronously, so this never blocks a thread.
+        SseFormatter.WriteAsync(new[] { item }.ToAsyncEnumerable(), buffer).GetAwaiter().GetResult();
+        return buffer.ToArray();
+    }
+}

@@ -1,0 +1,337 @@
+using Fahrtenbuch.Server.Accounts;
+using Fahrtenbuch.Server.Events;
+using Fahrtenbuch.Server.Infrastructure;
+using Fahrtenbuch.Server.Vehicles;
+using Microsoft.EntityFrameworkCore;
+
+namespace Fahrtenbuch.Server.Trips;
+
+/// <summary>
+/// How a command treats a clash with what others did meanwhile. An online request is refused
+/// (the driver sees it at once and can react); an operation synced from an offline queue already
+/// happened in the real world, so it is kept and every trip involved is flagged for review.
+/// </summary>
+public enum ConflictPolicy
+{
+    Refuse,
+    Flag,
+}
+
+/// <summary>What a trip command did: the trip, whether it only answered a repeat, and whether the operation was kept without being applied.</summary>
+public sealed record TripOutcome(Trip Trip, bool Replayed, bool KeptOnly = false);
+
+/// <summary>
+/// The trip writes shared by the REST endpoints and offline sync. Each runs inside the caller's
+/// <see cref="LogTransaction"/>, saves its changes and appends its events; the caller commits.
+/// </summary>
+public static class TripCommands
+{
+    public static async Task<TripOutcome> StartAsync(
+        AppDbContext db, LogTransaction write, CurrentUser me, StartTripRequest request, ConflictPolicy policy, CancellationToken cancellationToken)
+    {
+        var id = request.Id ?? Guid.CreateVersion7();
+        if (await FindForReplayAsync(db, id, cancellationToken) is { } existing)
+        {
+            if (existing.VehicleId != request.VehicleId || existing.DriverId != me.Id)
+            {
+                throw IdReused();
+            }
+
+            return new TripOutcome(existing, Replayed: true);
+        }
+
+        var vehicle = await db.Vehicles.SingleOrDefaultAsync(v => v.Id == request.VehicleId, cancellationToken) ?? throw DomainException.NotFound("vehicle");
+        var inUse = new List<Trip>();
+        if (vehicle.ActiveTripId is not null)
+        {
+            if (policy == ConflictPolicy.Refuse)
+            {
+                throw DomainException.Conflict("trip.vehicle-in-use", "The vehicle is already in use on another trip.");
+            }
+
+            inUse = await db.Trips.Where(t => t.VehicleId == vehicle.Id && t.State == TripState.Active).ToListAsync(cancellationToken);
+        }
+
+        var driverBusy = await db.Trips.Where(t => t.DriverId == me.Id && t.State == TripState.Active).ToListAsync(cancellationToken);
+        if (driverBusy.Count > 0 && policy == ConflictPolicy.Refuse)
+        {
+            throw DomainException.Conflict("trip.driver-has-active-trip", "You already have an active trip; complete or cancel it first.");
+        }
+
+        var startOdometer = request.StartOdometer ?? vehicle.CurrentOdometer;
+        var trip = Trip.Start(id, vehicle, me.Id, startOdometer, Instants.Normalize(request.StartedAt) ?? write.Now, request.StartPlace, write.Now);
+        if (startOdometer < vehicle.CurrentOdometer)
+        {
+            trip.FlagForReview(ReviewReasons.OdometerBackwards);
+        }
+        else
+        {
+            trip.ReportGap(startOdometer - vehicle.CurrentOdometer);
+        }
+
+        var flagged = new List<Trip> { trip };
+        foreach (var other in inUse)
+        {
+            other.FlagForReview(ReviewReasons.VehicleInUse);
+            trip.FlagForReview(ReviewReasons.VehicleInUse);
+            flagged.Add(other);
+        }
+
+        foreach (var other in driverBusy.Where(t => !flagged.Contains(t)))
+        {
+            other.FlagForReview(ReviewReasons.DriverOverlap);
+            trip.FlagForReview(ReviewReasons.DriverOverlap);
+            flagged.Add(other);
+        }
+
+        vehicle.ObserveOdometer(startOdometer, trip.StartedAt);
+        db.Trips.Add(trip);
+        await db.SaveChangesAsync(cancellationToken);
+
+        var names = await db.UserNamesAsync(cancellationToken);
+        write.AppendTrip(EventTypes.TripStarted, trip, names);
+        await AppendReviewAndStatusAsync(write, db, names, flagged, vehicle.Id, cancellationToken);
+        return new TripOutcome(trip, Replayed: false);
+    }
+
+    public static async Task<TripOutcome> CompleteAsync(
+        AppDbContext db, LogTransaction write, CurrentUser me, Guid id, CompleteTripRequest request, ConflictPolicy policy, CancellationToken cancellationToken)
+    {
+        var trip = await LoadAsync(db, id, cancellationToken);
+        EnsureMayChange(me, trip);
+        if (trip.State == TripState.Completed && trip.EndOdometer == request.EndOdometer && trip.Category == request.Category)
+        {
+            return new TripOutcome(trip, Replayed: true);
+        }
+
+        if (trip.State != TripState.Active && policy == ConflictPolicy.Flag)
+        {
+            // Completed on another device, or closed by someone else: the frozen trip stays, this completion is kept with the operation.
+            return await KeepAndFlagAsync(db, write, trip, trip.State == TripState.Completed ? ReviewReasons.CompletedTwice : ReviewReasons.ClosedElsewhere, cancellationToken);
+        }
+
+        var vehicle = await db.Vehicles.SingleAsync(v => v.Id == trip.VehicleId, cancellationToken);
+        trip.Complete(request.EndOdometer, Instants.Normalize(request.EndedAt) ?? write.Now,
+            new TripDetails(request.Category, request.Destination, request.Purpose, request.BusinessPartner, request.EndPlace), write.Now);
+        await ReleaseAsync(db, vehicle, trip, cancellationToken);
+        vehicle.ObserveOdometer(request.EndOdometer, trip.EndedAt!.Value);
+        var flagged = await FlagOverlapsAsync(db, trip, cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+
+        var names = await db.UserNamesAsync(cancellationToken);
+        write.AppendTrip(EventTypes.TripCompleted, trip, names);
+        await AppendReviewAndStatusAsync(write, db, names, flagged, vehicle.Id, cancellationToken);
+        return new TripOutcome(trip, Replayed: false);
+    }
+
+    public static async Task<TripOutcome> RecordAfterwardsAsync(
+        AppDbContext db, LogTransaction write, CurrentUser me, RecordTripRequest request, CancellationToken cancellationToken)
+    {
+        var driverId = request.DriverId ?? me.Id;
+        if (driverId != me.Id && !me.IsManager)
+        {
+            throw DomainException.Forbidden("trip.not-your-trip", "Only a fleet manager may enter a trip for another driver.");
+        }
+
+        var id = request.Id ?? Guid.CreateVersion7();
+        var names = await db.UserNamesAsync(cancellationToken);
+        if (await FindForReplayAsync(db, id, cancellationToken) is { } existing)
+        {
+            if (existing.VehicleId != request.VehicleId || existing.DriverId != driverId || existing.StartOdometer != request.StartOdometer)
+            {
+                throw IdReused();
+            }
+
+            return new TripOutcome(existing, Replayed: true);
+        }
+
+        if (!names.ContainsKey(driverId))
+        {
+            throw DomainException.Invalid("trip.driver-unknown", "The driver does not exist in this company.");
+        }
+
+        var vehicle = await db.Vehicles.SingleOrDefaultAsync(v => v.Id == request.VehicleId, cancellationToken) ?? throw DomainException.NotFound("vehicle");
+        var trip = Trip.RecordAfterwards(id, vehicle, driverId, Instants.Normalize(request.StartedAt), request.StartOdometer, request.StartPlace,
+            Instants.Normalize(request.EndedAt), request.EndOdometer,
+            new TripDetails(request.Category, request.Destination, request.Purpose, request.BusinessPartner, request.EndPlace), write.Now);
+        vehicle.ObserveOdometer(request.EndOdometer, trip.EndedAt!.Value);
+        db.Trips.Add(trip);
+        var flagged = await FlagOverlapsAsync(db, trip, cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+
+        write.AppendTrip(EventTypes.TripRecorded, trip, names);
+        await AppendReviewAndStatusAsync(write, db, names, flagged, vehicle.Id, cancellationToken);
+        return new TripOutcome(trip, Replayed: false);
+    }
+
+    public static async Task<TripOutcome> CancelAsync(
+        AppDbContext db, LogTransaction write, CurrentUser me, Guid id, ReasonRequest request, ConflictPolicy policy, CancellationToken cancellationToken)
+    {
+        var trip = await LoadAsync(db, id, cancellationToken);
+        EnsureMayChange(me, trip);
+        if (trip.State == TripState.Cancelled)
+        {
+            return new TripOutcome(trip, Replayed: true);
+        }
+
+        if (trip.State != TripState.Active && policy == ConflictPolicy.Flag)
+        {
+            return await KeepAndFlagAsync(db, write, trip, ReviewReasons.ClosedElsewhere, cancellationToken);
+        }
+
+        var vehicle = await db.Vehicles.SingleAsync(v => v.Id == trip.VehicleId, cancellationToken);
+        trip.Cancel(request.Reason, me.Id, write.Now);
+        await ReleaseAsync(db, vehicle, trip, cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        var names = await db.UserNamesAsync(cancellationToken);
+        write.AppendTrip(EventTypes.TripCancelled, trip, names);
+        write.Append(EventTypes.VehicleStatus, await db.LoadBoardRowAsync(vehicle.Id, cancellationToken), vehicleId: vehicle.Id);
+        return new TripOutcome(trip, Replayed: false);
+    }
+
+    public static async Task<TripOutcome> VoidAsync(
+        AppDbContext db, LogTransaction write, CurrentUser me, Guid id, ReasonRequest request, CancellationToken cancellationToken)
+    {
+        var trip = await LoadAsync(db, id, cancellationToken);
+        EnsureMayChange(me, trip);
+        if (trip.State == TripState.Voided)
+        {
+            return new TripOutcome(trip, Replayed: true);
+        }
+
+        trip.Void(request.Reason, me.Id, write.Now);
+        await db.SaveChangesAsync(cancellationToken);
+        write.AppendTrip(EventTypes.TripVoided, trip, await db.UserNamesAsync(cancellationToken));
+        return new TripOutcome(trip, Replayed: false);
+    }
+
+    public static async Task<TripOutcome> CorrectAsync(
+        AppDbContext db, LogTransaction write, CurrentUser me, Guid id, CorrectTripRequest request, CancellationToken cancellationToken)
+    {
+        EnsureNoFrozenFields(request);
+        var trip = await LoadAsync(db, id, cancellationToken);
+        EnsureMayChange(me, trip);
+        var revision = trip.Correct(
+            new TripCorrection(request.Reason, request.Category, request.Destination, request.Purpose, request.BusinessPartner, request.StartPlace, request.EndPlace),
+            me.Id,
+            write.Now);
+        db.TripRevisions.Add(revision);
+        await db.SaveChangesAsync(cancellationToken);
+        write.AppendTrip(EventTypes.TripCorrected, trip, await db.UserNamesAsync(cancellationToken));
+        return new TripOutcome(trip, Replayed: false);
+    }
+
+    public static void EnsureNoFrozenFields(CorrectTripRequest request)
+    {
+        if (request.Other is { Count: > 0 } other)
+        {
+            var frozen = other.Keys.Where(k => Trip.FrozenFields.Contains(k, StringComparer.OrdinalIgnoreCase)).ToList();
+            throw frozen.Count > 0
+                ? DomainException.Invalid("trip.field-frozen", $"{string.Join(", ", frozen)} of a completed trip cannot be changed; void the trip with a reason and enter it anew.")
+                : new DomainException(400, ErrorCodes.Malformed, $"Unknown field(s): {string.Join(", ", other.Keys)}.");
+        }
+    }
+
+    public static async Task<Trip> LoadAsync(AppDbContext db, Guid id, CancellationToken cancellationToken) =>
+        await db.Trips.Include(t => t.Revisions).SingleOrDefaultAsync(t => t.Id == id, cancellationToken)
+        ?? throw DomainException.NotFound("trip");
+
+    private static async Task<TripOutcome> KeepAndFlagAsync(AppDbContext db, LogTransaction write, Trip trip, string reason, CancellationToken cancellationToken)
+    {
+        trip.FlagForReview(reason);
+        await db.SaveChangesAsync(cancellationToken);
+        write.AppendTrip(EventTypes.TripNeedsReview, trip, await db.UserNamesAsync(cancellationToken));
+        return new TripOutcome(trip, Replayed: false, KeptOnly: true);
+    }
+
+    /// <summary>Frees the vehicle; when a conflicting synced trip is still active on it, the vehicle stays in use by that one.</summary>
+    private static async Task ReleaseAsync(AppDbContext db, Vehicle vehicle, Trip trip, CancellationToken cancellationToken)
+    {
+        vehicle.Release(trip.Id);
+        if (vehicle.ActiveTripId is null
+            && await db.Trips.Where(t => t.VehicleId == vehicle.Id && t.State == TripState.Active && t.Id != trip.Id)
+                .OrderByDescending(t => t.StartedAt).Select(t => (Guid?)t.Id).FirstOrDefaultAsync(cancellationToken) is { } stillActive)
+        {
+            vehicle.CheckOut(stillActive);
+        }
+    }
+
+    private static async Task<Trip?> FindForReplayAsync(AppDbContext db, Guid id, CancellationToken cancellationToken)
+    {
+        var trip = await db.Trips.Include(t => t.Revisions).SingleOrDefaultAsync(t => t.Id == id, cancellationToken);
+
+        // An id taken by another company must not be reused, and must not reveal that it exists.
+        if (trip is null && await db.Trips.IgnoreQueryFilters().AnyAsync(t => t.Id == id, cancellationToken))
+        {
+            throw IdReused();
+        }
+
+        return trip;
+    }
+
+    private static void EnsureMayChange(CurrentUser me, Trip trip)
+    {
+        if (trip.DriverId != me.Id && !me.IsManager)
+        {
+            throw DomainException.Forbidden("trip.not-your-trip", "Only the trip's driver or a fleet manager may change it.");
+        }
+    }
+
+    private static DomainException IdReused() =>
+        DomainException.Conflict("request.id-reused", "This id was already used for a different trip.");
+
+    /// <summary>Flags this trip and every trip it collides with (odometer range, time span, driver), keeping all of them.</summary>
+    private static async Task<List<Trip>> FlagOverlapsAsync(AppDbContext db, Trip trip, CancellationToken cancellationToken)
+    {
+        var end = trip.EndOdometer!.Value;
+        var endedAt = trip.EndedAt!.Value;
+        var others = await db.Trips
+            .Where(t => t.Id != trip.Id && t.State == TripState.Completed)
+            .Where(t => (t.VehicleId == trip.VehicleId && ((t.StartOdometer < end && trip.StartOdometer < t.EndOdometer) || (t.StartedAt < endedAt && trip.StartedAt < t.EndedAt)))
+                || (t.DriverId == trip.DriverId && t.StartedAt < endedAt && trip.StartedAt < t.EndedAt))
+            .ToListAsync(cancellationToken);
+        var flagged = new List<Trip>();
+        foreach (var other in others)
+        {
+            var reasons = new List<string>();
+            if (other.VehicleId == trip.VehicleId && other.StartOdometer < end && trip.StartOdometer < other.EndOdometer)
+            {
+                reasons.Add(ReviewReasons.OdometerOverlap);
+            }
+
+            if (other.VehicleId == trip.VehicleId && other.StartedAt < endedAt && trip.StartedAt < other.EndedAt)
+            {
+                reasons.Add(ReviewReasons.TimeOverlap);
+            }
+            else if (other.DriverId == trip.DriverId && other.StartedAt < endedAt && trip.StartedAt < other.EndedAt)
+            {
+                reasons.Add(ReviewReasons.DriverOverlap);
+            }
+
+            foreach (var reason in reasons)
+            {
+                other.FlagForReview(reason);
+                trip.FlagForReview(reason);
+            }
+
+            flagged.Add(other);
+        }
+
+        if (trip.Review == ReviewState.Pending)
+        {
+            flagged.Insert(0, trip);
+        }
+
+        return flagged;
+    }
+
+    private static async Task AppendReviewAndStatusAsync(LogTransaction write, AppDbContext db, IReadOnlyDictionary<Guid, string> names, IEnumerable<Trip> trips, Guid vehicleId, CancellationToken cancellationToken)
+    {
+        foreach (var flagged in trips.Where(t => t.Review == ReviewState.Pending))
+        {
+            write.AppendTrip(EventTypes.TripNeedsReview, flagged, names);
+        }
+
+        write.Append(EventTypes.VehicleStatus, await db.LoadBoardRowAsync(vehicleId, cancellationToken), vehicleId: vehicleId);
+    }
+}
