@@ -146,12 +146,14 @@ public sealed class ServerCluster : IAsyncLifetime
         {
             if (process is not null)
             {
+                // The whole tree: nginx's worker outlives a killed master and holds the output pipe open, so
+                // WaitForExitAsync (which also waits for the end of the redirected output) would never return.
                 try
                 {
-                    process.Kill();
-                    await process.WaitForExitAsync();
+                    process.Kill(entireProcessTree: true);
+                    await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
                 }
-                catch (InvalidOperationException)
+                catch (Exception e) when (e is InvalidOperationException or TimeoutException)
                 {
                 }
 
