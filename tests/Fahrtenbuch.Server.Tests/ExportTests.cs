@@ -186,6 +186,73 @@ public sealed class ExportTests(ExportScenario app) : IClassFixture<ExportScenar
         await ProblemAssert.IsProblemAsync(await chef.GetAsync($"/api/vehicles/{vehicle}/logbook.docx", Ct), HttpStatusCode.NotFound, "export-format.not-found");
         await ProblemAssert.IsProblemAsync(await chef.GetAsync($"/api/vehicles/{vehicle}/logbook.csv?from=2025-04-01&to=2025-03-01", Ct), HttpStatusCode.UnprocessableEntity, "export.period-invalid");
         await ProblemAssert.IsProblemAsync(await chef.GetAsync($"/api/vehicles/{vehicle}/logbook.csv?from=gestern", Ct), HttpStatusCode.BadRequest, "request.malformed");
+        await ProblemAssert.IsProblemAsync(await chef.GetAsync($"/api/vehicles/{vehicle}/logbook.csv?from=2025-03-01&to=2025-02-30", Ct), HttpStatusCode.BadRequest, "request.malformed");
+        await ProblemAssert.IsProblemAsync(await chef.GetAsync($"/api/vehicles/{vehicle}/logbook.csv?from=2010-01-01&to=2025-03-01", Ct), HttpStatusCode.UnprocessableEntity, "export.period-invalid");
+        await ProblemAssert.IsProblemAsync(await chef.GetAsync($"/api/vehicles/{Guid.NewGuid()}/logbook.json", Ct), HttpStatusCode.NotFound, "vehicle.not-found");
+    }
+
+    [Fact]
+    public async Task Export_AnnouncesItsRecordCount_BeforeStreaming_InEveryFormat()
+    {
+        var vehicle = await app.VehicleAsync();
+        var auditor = await app.LoginAsync("pruefer@demo.local");
+        async Task<(HttpResponseMessage Response, int Rows, byte[] Body)> ExportAsync(string format)
+        {
+            var response = await auditor.GetAsync($"/api/vehicles/{vehicle}/logbook.{format}?{ExportScenario.Period}", HttpCompletionOption.ResponseHeadersRead, Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Null(response.Content.Headers.ContentLength);
+            var rows = int.Parse(Assert.Single(response.Headers.GetValues("X-Export-Rows")), System.Globalization.CultureInfo.InvariantCulture);
+            return (response, rows, await response.Content.ReadAsByteArrayAsync(Ct));
+        }
+
+        var csv = await ExportAsync("csv");
+        Assert.Equal(ParseCsv(Encoding.UTF8.GetString(csv.Body).TrimStart('\uFEFF')).Count - 1, csv.Rows);
+        Assert.Equal("fahrtenbuch-M-FB-1003-2025-03-01-2025-03-31.csv", csv.Response.Content.Headers.ContentDisposition?.FileNameStar);
+        Assert.Equal("attachment", csv.Response.Content.Headers.ContentDisposition?.DispositionType);
+
+        var json = await ExportAsync("json");
+        Assert.Equal(System.Text.Json.JsonDocument.Parse(json.Body).RootElement.GetProperty("rows").GetArrayLength(), json.Rows);
+        Assert.True(json.Rows < csv.Rows, "JSON nests corrections, voids and annotations in their row; CSV gives each its own line.");
+
+        var xlsx = await ExportAsync("xlsx");
+        using var zip = new ZipArchive(new MemoryStream(xlsx.Body));
+        await using var sheetStream = await zip.GetEntry("xl/worksheets/sheet1.xml")!.OpenAsync(Ct);
+        var sheet = await XDocument.LoadAsync(sheetStream, LoadOptions.None, Ct);
+        Assert.Equal(sheet.Descendants().Count(e => e.Name.LocalName == "row") - 1, xlsx.Rows);
+        Assert.Equal(csv.Rows, xlsx.Rows);
+
+        Assert.Equal(json.Rows, (await ExportAsync("pdf")).Rows);
+    }
+
+    [Fact]
+    public async Task Export_NamesTheFileInUtf8_WhenThePlateHasAnUmlaut()
+    {
+        var chef = await app.As(TestApi.Chef);
+        var created = await chef.PostAsJsonAsync("/api/vehicles", new { plate = $"LÖ {Random.Shared.Next(1000, 9999)}", name = "Umlautwagen", initialOdometer = 100 }, Ct);
+        var vehicle = await created.ReadAsync<Fahrtenbuch.Server.Vehicles.VehicleResponse>(HttpStatusCode.Created);
+        var response = await chef.GetAsync($"/api/vehicles/{vehicle.Id}/logbook.csv?from=2025-01-01&to=2025-01-31", Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("0", response.Headers.GetValues("X-Export-Rows").Single());
+        var disposition = response.Content.Headers.ContentDisposition!;
+        Assert.Equal($"fahrtenbuch-{vehicle.Plate.Replace(' ', '-')}-2025-01-01-2025-01-31.csv", disposition.FileNameStar);
+        Assert.True(disposition.FileName!.All(char.IsAscii), disposition.FileName);
+    }
+
+    [Fact]
+    public async Task Export_IsForFleetManagersAndAuditors_NotForDrivers()
+    {
+        var vehicle = await app.VehicleAsync();
+        foreach (var driver in new[] { "anna@demo.local", "ben@demo.local" })
+        {
+            var client = await app.As(driver);
+            foreach (var format in new[] { "csv", "pdf" })
+            {
+                await ProblemAssert.IsProblemAsync(await client.GetAsync($"/api/vehicles/{vehicle}/logbook.{format}?{ExportScenario.Period}", Ct), HttpStatusCode.Forbidden, "export.forbidden");
+            }
+        }
+
+        var auditor = await app.As(TestApi.Auditor);
+        Assert.Equal(HttpStatusCode.OK, (await auditor.GetAsync($"/api/vehicles/{vehicle}/logbook.csv?{ExportScenario.Period}", Ct)).StatusCode);
     }
 
     /// <summary>RFC 4180 with ';' as separator: quoted fields may hold separators, quotes and line breaks.</summary>

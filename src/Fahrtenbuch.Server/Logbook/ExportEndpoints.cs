@@ -8,12 +8,14 @@ using CsvHelper;
 using Fahrtenbuch.Server.Accounts;
 using Fahrtenbuch.Server.Infrastructure;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 
 namespace Fahrtenbuch.Server.Logbook;
 
 /// <summary>
 /// The logbook of one vehicle and period as PDF (closed form), CSV and JSON (data access for the tax auditor,
-/// § 147 AO) and Excel. Output is written to the response as it is produced (chunked, no Content-Length).
+/// § 147 AO) and Excel. Output is written to the response as it is produced (chunked, no Content-Length);
+/// <c>X-Export-Rows</c> announces how many records follow, so a client can show real progress (docs/logbook.md).
 /// </summary>
 public static class ExportEndpoints
 {
@@ -23,6 +25,9 @@ public static class ExportEndpoints
         "BusinessPartner", "Category", "TaxCategory", "Driver", "State", "EnteredLate", "RecordedAt", "LockedAt", "Restricted",
         "ChangeNo", "ChangedAt", "ChangedBy", "Reason", "Field", "OldValue", "NewValue", "Text", "JournalHash", "JournalFingerprint",
     ];
+
+    /// <summary>Records the body will hold, counted before the first byte: CSV and xlsx data lines, JSON and PDF logbook rows.</summary>
+    public const string RowsHeader = "X-Export-Rows";
 
     public static RouteGroupBuilder MapLogbookExports(this IEndpointRouteBuilder routes)
     {
@@ -36,6 +41,11 @@ public static class ExportEndpoints
         HttpContext context, Guid id, string format, CurrentUser me, AppDbContext db, JournalVerifier verifier, IOptions<LogbookOptions> options, TimeProvider time,
         DateOnly? from = null, DateOnly? to = null)
     {
+        if (!me.SeesWholeCompany)
+        {
+            throw DomainException.Forbidden("export.forbidden", "Only fleet managers and auditors export a vehicle's logbook.");
+        }
+
         format = format.ToLowerInvariant();
         if (format is not ("pdf" or "csv" or "json" or "xlsx"))
         {
@@ -54,7 +64,11 @@ public static class ExportEndpoints
         var cancellationToken = context.RequestAborted;
         var document = await LogbookDocument.LoadAsync(db, verifier, me, id, first, last, options.Value, now, cancellationToken);
         var response = context.Response;
-        response.Headers.ContentDisposition = $"attachment; filename=\"fahrtenbuch-{document.Header.Plate.Replace(' ', '-')}-{first:yyyy-MM-dd}-{last:yyyy-MM-dd}.{format}\"";
+        // Plates may hold umlauts (LÖ, MÜ): filename* carries the UTF-8 name, filename an ASCII fallback; a raw non-ASCII header would fail.
+        var disposition = new ContentDispositionHeaderValue("attachment");
+        disposition.SetHttpFileName($"fahrtenbuch-{document.Header.Plate.Replace(' ', '-')}-{first:yyyy-MM-dd}-{last:yyyy-MM-dd}.{format}");
+        response.Headers.ContentDisposition = disposition.ToString();
+        response.Headers[RowsHeader] = (format is "csv" or "xlsx" ? Records(document).Count() : document.Rows.Count).ToString(CultureInfo.InvariantCulture);
         response.Headers["X-Journal-Fingerprint"] = document.Header.Fingerprint ?? "";
         response.Headers.CacheControl = "no-store";
         switch (format)
