@@ -17,6 +17,7 @@ public static class EventTypes
     public const string VehicleCreated = "vehicle.created";
     public const string VehicleUpdated = "vehicle.updated";
     public const string OdometerRecorded = "odometer.recorded";
+    public const string OdometerReviewResolved = "odometer.review-resolved";
     public const string UserInvited = "user.invited";
     public const string UserDisabled = "user.disabled";
     public const string UserEnabled = "user.enabled";

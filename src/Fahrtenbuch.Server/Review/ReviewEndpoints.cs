@@ -5,6 +5,7 @@ using Fahrtenbuch.Server.Events;
 using Fahrtenbuch.Server.Infrastructure;
 using Fahrtenbuch.Server.Sync;
 using Fahrtenbuch.Server.Trips;
+using Fahrtenbuch.Server.Vehicles;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
@@ -29,7 +30,12 @@ public sealed record SyncOperationView(
 /// <summary>A trip waiting for review with the sync operations that touched it (a second completion is kept there).</summary>
 public sealed record ReviewTrip(TripResponse Trip, List<SyncOperationView> Operations);
 
-public sealed record ReviewQueue(List<ReviewTrip> Trips, List<SyncOperationView> RejectedOperations);
+/// <summary>An odometer reading flagged by the rules (e.g. below the vehicle's odometer), and how it was resolved.</summary>
+public sealed record ReviewReading(
+    Guid Id, Guid VehicleId, string? Plate, int Value, DateTimeOffset ReadAt, DateTimeOffset RecordedAt, Guid RecordedBy, string? RecordedByName,
+    string? Note, string Flag, Guid? ResolvedBy, DateTimeOffset? ResolvedAt, string? Resolution);
+
+public sealed record ReviewQueue(List<ReviewTrip> Trips, List<SyncOperationView> RejectedOperations, List<ReviewReading> Readings);
 
 public sealed record AcceptReviewRequest([MaxLength(500)] string? Note);
 
@@ -49,10 +55,11 @@ public static class ReviewEndpoints
         resolve.MapPost("/trips/{id:guid}/void", Void);
         resolve.MapPost("/trips/{id:guid}/correct", Correct);
         resolve.MapPost("/operations/{id:guid}/dismiss", Dismiss);
+        resolve.MapPost("/readings/{id:guid}/accept", AcceptReading);
         return group;
     }
 
-    /// <summary>Trips waiting for review (oldest first) and rejected sync operations not yet dismissed.</summary>
+    /// <summary>Trips and odometer readings waiting for review (oldest first) and rejected sync operations not yet dismissed.</summary>
     public static async Task<Ok<ReviewQueue>> Queue(CurrentUser me, AppDbContext db, CancellationToken cancellationToken)
     {
         var trips = await db.Trips.Where(t => t.Review == ReviewState.Pending).OrderBy(t => t.StartedAt).ThenBy(t => t.Id)
@@ -70,7 +77,10 @@ public static class ReviewEndpoints
             return new ReviewTrip(TripViews.ToResponse(t, names, restricted), related);
         }).ToList();
         var rejected = operations.Where(o => o.Status == SyncStatus.Rejected && o.DismissedAt == null).Select(o => Describe(o, names)).ToList();
-        return TypedResults.Ok(new ReviewQueue(items, rejected));
+        var readings = await db.OdometerReadings.AsNoTracking().Where(r => r.Flag != null && r.ReviewResolvedAt == null)
+            .OrderBy(r => r.ReadAt).ThenBy(r => r.Id).ToListAsync(cancellationToken);
+        var plates = await db.Vehicles.AsNoTracking().ToDictionaryAsync(v => v.Id, v => v.Plate, cancellationToken);
+        return TypedResults.Ok(new ReviewQueue(items, rejected, readings.Select(r => Describe(r, plates, names)).ToList()));
     }
 
     /// <summary>Accepts the trip as it is; its review reasons stay as the record of what was found.</summary>
@@ -124,6 +134,25 @@ public static class ReviewEndpoints
         await write.CommitAsync(cancellationToken);
         return TypedResults.Ok(view);
     }
+
+    /// <summary>Accepts a flagged odometer reading as recorded, with an optional note; the reading and its flag stay.</summary>
+    public static async Task<Ok<ReviewReading>> AcceptReading(
+        Guid id, AcceptReviewRequest request, CurrentUser me, AppDbContext db, EventLog log, CancellationToken cancellationToken)
+    {
+        await using var write = await log.BeginAsync(cancellationToken);
+        var reading = await db.OdometerReadings.SingleOrDefaultAsync(r => r.Id == id, cancellationToken) ?? throw DomainException.NotFound("reading");
+        reading.ResolveReview(me.Id, write.Now, request.Note);
+        await db.SaveChangesAsync(cancellationToken);
+        var plates = await db.Vehicles.AsNoTracking().Where(v => v.Id == reading.VehicleId).ToDictionaryAsync(v => v.Id, v => v.Plate, cancellationToken);
+        var view = Describe(reading, plates, await db.UserNamesAsync(cancellationToken));
+        write.Append(EventTypes.OdometerReviewResolved, view, vehicleId: reading.VehicleId, ownerId: reading.RecordedBy);
+        await write.CommitAsync(cancellationToken);
+        return TypedResults.Ok(view);
+    }
+
+    public static ReviewReading Describe(OdometerReading r, IReadOnlyDictionary<Guid, string> plates, IReadOnlyDictionary<Guid, string> names) => new(
+        r.Id, r.VehicleId, plates.GetValueOrDefault(r.VehicleId), r.Value, r.ReadAt, r.RecordedAt, r.RecordedBy, names.GetValueOrDefault(r.RecordedBy),
+        r.Note, r.Flag!, r.ReviewResolvedBy, r.ReviewResolvedAt, r.ReviewResolution);
 
     public static SyncOperationView Describe(SyncOperation o, IReadOnlyDictionary<Guid, string> names, bool withPayload = true) => new(
         o.Id,

@@ -671,6 +671,16 @@ namespace Fahrtenbuch.Server.Infrastructure.Migrations.Postgres
                     b.Property<Guid>("RecordedBy")
                         .HasColumnType("uuid");
 
+                    b.Property<string>("ReviewResolution")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)");
+
+                    b.Property<DateTimeOffset?>("ReviewResolvedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid?>("ReviewResolvedBy")
+                        .HasColumnType("uuid");
+
                     b.Property<int>("Value")
                         .HasColumnType("integer");
 

@@ -666,6 +666,16 @@ namespace Fahrtenbuch.Server.Infrastructure.Migrations.Sqlite
                     b.Property<Guid>("RecordedBy")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("ReviewResolution")
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("ReviewResolvedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid?>("ReviewResolvedBy")
+                        .HasColumnType("TEXT");
+
                     b.Property<int>("Value")
                         .HasColumnType("INTEGER");
 
