@@ -1,6 +1,7 @@
-// Service worker: keeps the app shell so the app opens with no connection. API calls are never
-// cached here; offline data lives in the app's own cache and outbox. Bump the version on release.
-const version = 'fahrtenbuch-shell-v3';
+// Service worker: keeps the app shell so the app opens with no connection. API calls (exports
+// included: /api/vehicles/{id}/logbook.*) are never intercepted or cached here; offline data lives
+// in the app's own cache and outbox. Bump the version on release.
+const version = 'fahrtenbuch-shell-v4';
 const shell = [
   '/',
   '/index.html',
@@ -22,6 +23,7 @@ const shell = [
   '/js/views/charts.js',
   '/js/views/common.js',
   '/js/views/driver.js',
+  '/js/views/export.js',
   '/js/views/invite.js',
   '/js/views/login.js',
 ];

@@ -8,6 +8,7 @@ import { loginView } from './views/login.js';
 import { inviteView } from './views/invite.js';
 import { driveView, myTripsView, lateView, odometerView } from './views/driver.js';
 import { boardView, boardTripsView, reviewView, peopleView, vehicleAdminView, chartsView } from './views/board.js';
+import { exportView } from './views/export.js';
 
 const routes = {
   '/login': { view: loginView, public: true },
@@ -22,6 +23,8 @@ const routes = {
   '/board/people': { view: peopleView, nav: 'navPeople', company: true },
   '/board/vehicles': { view: vehicleAdminView, nav: 'navVehicles', company: true },
   '/board/charts': { view: chartsView, nav: 'navCharts', company: true },
+  // Drivers neither see nor reach it: the server refuses their exports (403 export.forbidden).
+  '/board/export': { view: exportView, nav: 'navExport', company: true },
 };
 
 const app = document.getElementById('app');
