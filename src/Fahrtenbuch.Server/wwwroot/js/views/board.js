@@ -162,24 +162,39 @@ function voidDialog(tr, path = `/api/trips/${tr.id}/void`) {
 }
 
 /** A 403 review.own-trip gets its own words; the buttons are hidden on own trips, but the server has the last say. */
-const reviewError = (error) => (error instanceof ApiError && error.code === 'review.own-trip' ? t('reviewOwnTrip') : error.message);
+const ownWords = { 'review.own-trip': 'reviewOwnTrip', 'review.own-reading': 'reviewOwnReading' };
+const reviewError = (error) => (error instanceof ApiError && ownWords[error.code] ? t(ownWords[error.code]) : error.message);
 const isOwn = (tr) => tr.driverId === state.me?.id;
 const opLabel = (op) => t(`opType_${op.type.replace('.', '_')}`);
 
-/** GET /api/review: { trips: [{ trip, operations }], rejectedOperations }; live events keep it current. */
+/** GET /api/review: { trips: [{ trip, operations }], rejectedOperations, readings }; live events keep it current. */
 export function reviewView(main) {
   const box = h('div', { testid: 'review-queue' });
+  const readingsBox = h('div', { testid: 'review-readings' });
   const rejectedBox = h('div', { testid: 'rejected-operations' });
   main.append(
     h('section', { class: 'card stack' }, h('h1', {}, t('reviewQueue')), box),
+    h('section', { class: 'card stack' }, h('h2', {}, t('reviewReadings')), readingsBox),
     h('section', { class: 'card stack' }, h('h2', {}, t('rejectedOps')), rejectedBox));
   let operations = new Map();
   let rejected = [];
+  let readings = [];
   const update = () => {
     const trips = [...state.trips.values()].filter((tr) => tr.review === 'pending').sort(byStartDesc);
     clear(box);
     if (trips.length === 0) box.append(h('p', { class: 'empty' }, t('reviewEmpty')));
     else box.append(tripTable(trips, { testid: 'review-table', actions: isManager() ? reviewActions : null, extra: (tr) => operationList(operations.get(tr.id)) }));
+    clear(readingsBox);
+    if (readings.length === 0) readingsBox.append(h('p', { class: 'empty' }, t('reviewReadingsEmpty')));
+    for (const r of readings) {
+      readingsBox.append(h('div', { class: 'notice notice-conflict', testid: 'review-reading', dataset: { readingId: r.id } },
+        h('div', {}, h('strong', {}, `${r.plate || '–'} · ${fmtKm(r.value)}`), ' ', h('span', {}, t(`reason_${r.flag}`)),
+          h('div', { class: 'muted small' }, t('sentBy', { name: r.recordedByName || '–', time: fmtDateTime(r.readAt) }), r.note ? ` · ${r.note}` : '')),
+        !isManager() ? null : r.recordedBy === state.me?.id
+          ? h('span', { class: 'muted small' }, t('reviewOwnReading'))
+          : h('button', { type: 'button', class: 'btn btn-small btn-primary', testid: 'review-reading-accept',
+            onclick: () => acceptDialog(`${t('acceptReadingTitle')}: ${r.plate} · ${fmtKm(r.value)}`, `/api/review/readings/${r.id}/accept`, reload, t('acceptedReading')) }, t('accept'))));
+    }
     clear(rejectedBox);
     if (rejected.length === 0) rejectedBox.append(h('p', { class: 'empty' }, t('rejectedEmpty')));
     for (const op of rejected) {
@@ -196,6 +211,7 @@ export function reviewView(main) {
       const queue = await get('/api/review');
       operations = new Map(queue.trips.map((item) => [item.trip.id, item.operations]));
       rejected = queue.rejectedOperations;
+      readings = queue.readings || [];
       upsertTrips(queue.trips.map((item) => item.trip));
     } catch {
       // Offline: keep what is shown.
@@ -204,7 +220,8 @@ export function reviewView(main) {
   };
   const onEvent = (e) => {
     const type = e.detail?.type;
-    if (type === 'trip.needs-review' || type === 'sync.rejected' || type === 'sync.dismissed') reload();
+    const flaggedReading = type === 'odometer.recorded' && e.detail?.data?.flag;
+    if (type === 'trip.needs-review' || type === 'sync.rejected' || type === 'sync.dismissed' || type === 'odometer.review-resolved' || flaggedReading) reload();
   };
   window.addEventListener('fahrtenbuch:event', onEvent);
   update();
@@ -226,7 +243,7 @@ function operationList(ops) {
 function reviewActions(tr) {
   if (isOwn(tr)) return h('span', { class: 'muted small', testid: 'review-own-trip' }, t('reviewOwnTrip'));
   return h('div', { class: 'btn-row' },
-    h('button', { type: 'button', class: 'btn btn-small btn-primary', testid: 'review-accept', onclick: () => acceptDialog(tr) }, t('accept')),
+    h('button', { type: 'button', class: 'btn btn-small btn-primary', testid: 'review-accept', onclick: () => acceptDialog(`${t('acceptTitle')}: ${timeRange(tr)}`, `/api/review/trips/${tr.id}/accept`, upsertTrip, t('accepted')) }, t('accept')),
     !tr.restricted && tr.state === 'completed'
       ? h('button', { type: 'button', class: 'btn btn-small', testid: 'review-correct', onclick: () => correctDialog(tr, { path: `/api/review/trips/${tr.id}/correct`, errorText: reviewError }) }, t('correct'))
       : null,
@@ -235,15 +252,16 @@ function reviewActions(tr) {
       : null);
 }
 
-function acceptDialog(tr) {
+/** Accepts a flagged trip or odometer reading as it is, with an optional note. */
+function acceptDialog(title, path, done, acceptedText) {
   const note = h('textarea', { name: 'note', maxlength: 500, rows: 3 });
-  dialog(`${t('acceptTitle')}: ${timeRange(tr)}`, field(t('resolveNote'), note), {
+  dialog(title, field(t('resolveNote'), note), {
     submitLabel: t('accept'),
     testid: 'accept-dialog',
     onSubmit: async (form) => {
       try {
-        upsertTrip(await post(`/api/review/trips/${tr.id}/accept`, { note: formValues(form).note || null }));
-        toast(t('accepted'), 'success');
+        done(await post(path, { note: formValues(form).note || null }));
+        toast(acceptedText, 'success');
         return null;
       } catch (error) {
         return reviewError(error);
