@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using LoadGen;
 
-// Usage: LoadGen <repo root> [--targets a,b] [--scenarios a,b] [--seconds N] [--out file.md]
+// Usage: LoadGen <repo root> [--targets a,b] [--scenarios a,b] [--seconds N] [--writers N] [--out file.md]
 // Starts each server in turn on 127.0.0.1, drives it with the same subscribers and publisher, prints a table.
 var root = Path.GetFullPath(args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? ".");
 string Option(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
@@ -56,7 +56,7 @@ Target Create(string name) => name switch
     "socketio" => new NodeTarget("socket.io", "socketio-server.js", Path.Combine(root, "bench/peers/node")),
     "signalr" => new AspNetPeerTarget("signalr", Path.Combine(root, "bench/peers/SignalRPeer/bin/Release/net10.0/SignalRPeer.dll"), signalR: true),
     "aspnet-sse" => new AspNetPeerTarget("aspnet sse", Path.Combine(root, "bench/peers/SignalRPeer/bin/Release/net10.0/SignalRPeer.dll"), signalR: false),
-    "fahrtenbuch" => new FahrtenbuchTarget(Path.Combine(root, "src/Fahrtenbuch.Server/bin/Release/net10.0/Fahrtenbuch.Server.dll"), writers: 16),
+    "fahrtenbuch" => new FahrtenbuchTarget(Path.Combine(root, "src/Fahrtenbuch.Server/bin/Release/net10.0/Fahrtenbuch.Server.dll"), writers: int.Parse(Option("--writers", "16"), CultureInfo.InvariantCulture)),
     _ => throw new ArgumentException($"unknown target {name}"),
 };
 

@@ -7,6 +7,7 @@ using System.Text.Json;
 using CsvHelper;
 using Fahrtenbuch.Server.Accounts;
 using Fahrtenbuch.Server.Infrastructure;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
@@ -41,9 +42,10 @@ public static class ExportEndpoints
         HttpContext context, Guid id, string format, CurrentUser me, AppDbContext db, JournalVerifier verifier, IOptions<LogbookOptions> options, TimeProvider time,
         DateOnly? from = null, DateOnly? to = null)
     {
-        if (!me.SeesWholeCompany)
+        // A company car's driver carries the logbook to their own tax return, so they may export their car's logbook too.
+        if (!me.SeesWholeCompany && !await db.Vehicles.AnyAsync(v => v.Id == id && v.AssignedDriverId == me.Id, context.RequestAborted))
         {
-            throw DomainException.Forbidden("export.forbidden", "Only fleet managers and auditors export a vehicle's logbook.");
+            throw DomainException.Forbidden("export.forbidden", "Only fleet managers, auditors and the driver a company car is assigned to export its logbook.");
         }
 
         format = format.ToLowerInvariant();

@@ -442,7 +442,7 @@ internal sealed class TripConfiguration : IEntityTypeConfiguration<Trip>
         builder.Property(t => t.State).HasConversion<string>().HasMaxLength(20);
         builder.Property(t => t.Category).HasConversion<string>().HasMaxLength(20);
         builder.Property(t => t.Review).HasConversion<string>().HasMaxLength(20);
-        builder.Property(t => t.ReviewResolution).HasMaxLength(500);
+        builder.Property(t => t.ReviewResolution).HasMaxLength(600);
         builder.Property<string>("_reviewReasons").HasColumnName("ReviewReasons").HasMaxLength(500);
         builder.Ignore(t => t.ReviewReasons);
         builder.Ignore(t => t.DistanceKm);

@@ -80,7 +80,7 @@ internal sealed class OdometerReadingConfiguration : IEntityTypeConfiguration<Od
     {
         builder.Property(r => r.Note).HasMaxLength(500);
         builder.Property(r => r.Flag).HasMaxLength(50);
-        builder.Property(r => r.ReviewResolution).HasMaxLength(500);
+        builder.Property(r => r.ReviewResolution).HasMaxLength(600);
         builder.HasIndex(r => new { r.VehicleId, r.ReadAt });
         builder.HasOne<Vehicle>().WithMany().HasForeignKey(r => r.VehicleId).OnDelete(DeleteBehavior.Restrict);
     }

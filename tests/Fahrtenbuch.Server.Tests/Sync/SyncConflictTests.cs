@@ -180,8 +180,10 @@ public sealed class SyncConflictTests(AppFactory app) : IClassFixture<AppFactory
 
         var chef = await app.LoginAsync("chef@demo.local");
         var before = await app.QueryAsync(db => db.Events.IgnoreQueryFilters().CountAsync(e => e.Type == "trip.review-resolved", Ct));
-        (await chef.PostAsJsonAsync($"/api/review/trips/{trips[0]}/accept", new { note = "Tacho getauscht" }, Ct)).EnsureSuccessStatusCode();
-        (await chef.PostAsJsonAsync($"/api/review/trips/{trips[1]}/void", new { reason = "Doppelt erfasst" }, Ct)).EnsureSuccessStatusCode();
+        // Notes and reasons of the longest allowed length still fit once prefixed with the outcome (PostgreSQL enforces the column).
+        var note = "Tacho getauscht " + new string('.', 484);
+        (await chef.PostAsJsonAsync($"/api/review/trips/{trips[0]}/accept", new { note }, Ct)).EnsureSuccessStatusCode();
+        (await chef.PostAsJsonAsync($"/api/review/trips/{trips[1]}/void", new { reason = "Doppelt erfasst " + new string('.', 484) }, Ct)).EnsureSuccessStatusCode();
         var corrected = await chef.PostAsJsonAsync($"/api/review/trips/{trips[2]}/correct", new { reason = "Zweck ergänzt", category = "commute" }, Ct);
         corrected.EnsureSuccessStatusCode();
 

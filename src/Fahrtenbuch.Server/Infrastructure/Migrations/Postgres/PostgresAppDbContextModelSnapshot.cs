@@ -558,8 +558,8 @@ namespace Fahrtenbuch.Server.Infrastructure.Migrations.Postgres
                         .HasColumnType("character varying(20)");
 
                     b.Property<string>("ReviewResolution")
-                        .HasMaxLength(500)
-                        .HasColumnType("character varying(500)");
+                        .HasMaxLength(600)
+                        .HasColumnType("character varying(600)");
 
                     b.Property<DateTimeOffset?>("ReviewResolvedAt")
                         .HasColumnType("timestamp with time zone");
@@ -672,8 +672,8 @@ namespace Fahrtenbuch.Server.Infrastructure.Migrations.Postgres
                         .HasColumnType("uuid");
 
                     b.Property<string>("ReviewResolution")
-                        .HasMaxLength(500)
-                        .HasColumnType("character varying(500)");
+                        .HasMaxLength(600)
+                        .HasColumnType("character varying(600)");
 
                     b.Property<DateTimeOffset?>("ReviewResolvedAt")
                         .HasColumnType("timestamp with time zone");

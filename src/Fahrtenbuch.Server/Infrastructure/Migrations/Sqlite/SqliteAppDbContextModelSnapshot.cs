@@ -553,7 +553,7 @@ namespace Fahrtenbuch.Server.Infrastructure.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.Property<string>("ReviewResolution")
-                        .HasMaxLength(500)
+                        .HasMaxLength(600)
                         .HasColumnType("TEXT");
 
                     b.Property<long?>("ReviewResolvedAt")
@@ -667,7 +667,7 @@ namespace Fahrtenbuch.Server.Infrastructure.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.Property<string>("ReviewResolution")
-                        .HasMaxLength(500)
+                        .HasMaxLength(600)
                         .HasColumnType("TEXT");
 
                     b.Property<long?>("ReviewResolvedAt")
