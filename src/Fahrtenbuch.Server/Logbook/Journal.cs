@@ -163,7 +163,8 @@ public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOpt
         var heads = new Dictionary<Guid, (long Sequence, string Hash)>();
         foreach (var e in relevant)
         {
-            var trip = await db.Trips.Include(t => t.Revisions).SingleAsync(t => t.Id == e.TripId, cancellationToken);
+            var trip = TrackedWithRevisions(e)
+                ?? await db.Trips.Include(t => t.Revisions).SingleAsync(t => t.Id == e.TripId, cancellationToken);
             Enforce(e, trip, actor, closed, write.Now);
             var vehicleId = e.VehicleId!.Value;
             if (!heads.TryGetValue(vehicleId, out var head))
@@ -183,6 +184,17 @@ public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOpt
             db.JournalEntries.Add(entry);
             heads[vehicleId] = (sequence, entry.Hash);
         }
+    }
+
+    /// <summary>
+    /// The trip as the command left it, when its revisions are known: loaded with it, or none because the trip was created
+    /// in this very write. Saves reading it again.
+    /// </summary>
+    private Trip? TrackedWithRevisions(EventRecord e)
+    {
+        var entry = db.ChangeTracker.Entries<Trip>().FirstOrDefault(t => t.Entity.Id == e.TripId);
+        var created = e.Type is EventTypes.TripStarted or EventTypes.TripRecorded;
+        return entry is not null && (created || entry.Collection(t => t.Revisions).IsLoaded) ? entry.Entity : null;
     }
 
     private void Enforce(EventRecord e, Trip trip, CurrentUser? actor, List<string> closedMonths, DateTimeOffset now)

@@ -52,11 +52,13 @@ public static class TripCommands
             inUse = await db.Trips.Where(t => t.VehicleId == vehicle.Id && t.State == TripState.Active).ToListAsync(cancellationToken);
         }
 
-        var driverBusy = await db.Trips.Where(t => t.DriverId == me.Id && t.State == TripState.Active).ToListAsync(cancellationToken);
-        if (driverBusy.Count > 0 && policy == ConflictPolicy.Refuse)
+        var driverActive = db.Trips.Where(t => t.DriverId == me.Id && t.State == TripState.Active);
+        if (policy == ConflictPolicy.Refuse && await driverActive.AnyAsync(cancellationToken))
         {
             throw DomainException.Conflict("trip.driver-has-active-trip", "You already have an active trip; complete or cancel it first.");
         }
+
+        var driverBusy = policy == ConflictPolicy.Refuse ? [] : await driverActive.ToListAsync(cancellationToken);
 
         var startOdometer = request.StartOdometer ?? vehicle.CurrentOdometer;
         var trip = Trip.Start(id, vehicle, me.Id, startOdometer, Instants.Normalize(request.StartedAt) ?? write.Now, request.StartPlace, write.Now);
@@ -185,7 +187,7 @@ public static class TripCommands
         await db.SaveChangesAsync(cancellationToken);
         var names = await db.UserNamesAsync(cancellationToken);
         write.AppendTrip(EventTypes.TripCancelled, trip, names);
-        write.Append(EventTypes.VehicleStatus, await db.LoadBoardRowAsync(vehicle.Id, cancellationToken), vehicleId: vehicle.Id);
+        write.Append(EventTypes.VehicleStatus, await db.LoadBoardRowAsync(vehicle.Id, cancellationToken, names), vehicleId: vehicle.Id);
         return new TripOutcome(trip, Replayed: false);
     }
 
@@ -258,15 +260,15 @@ public static class TripCommands
 
     private static async Task<Trip?> FindForReplayAsync(AppDbContext db, Guid id, CancellationToken cancellationToken)
     {
-        var trip = await db.Trips.Include(t => t.Revisions).SingleOrDefaultAsync(t => t.Id == id, cancellationToken);
-
-        // An id taken by another company must not be reused, and must not reveal that it exists.
-        if (trip is null && await db.Trips.IgnoreQueryFilters().AnyAsync(t => t.Id == id, cancellationToken))
+        // A new id (the usual case) costs one look-up; only a repeat loads the trip.
+        var owner = await db.Trips.IgnoreQueryFilters().Where(t => t.Id == id).Select(t => (Guid?)t.CompanyId).FirstOrDefaultAsync(cancellationToken);
+        if (owner is null)
         {
-            throw IdReused();
+            return null;
         }
 
-        return trip;
+        // An id taken by another company must not be reused, and must not reveal that it exists.
+        return owner == db.CompanyId ? await LoadAsync(db, id, cancellationToken) : throw IdReused();
     }
 
     private static void EnsureMayChange(CurrentUser me, Trip trip)
@@ -332,6 +334,6 @@ public static class TripCommands
             write.AppendTrip(EventTypes.TripNeedsReview, flagged, names);
         }
 
-        write.Append(EventTypes.VehicleStatus, await db.LoadBoardRowAsync(vehicleId, cancellationToken), vehicleId: vehicleId);
+        write.Append(EventTypes.VehicleStatus, await db.LoadBoardRowAsync(vehicleId, cancellationToken, names), vehicleId: vehicleId);
     }
 }

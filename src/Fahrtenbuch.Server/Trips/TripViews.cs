@@ -88,8 +88,9 @@ public static class TripViews
         t.LockedAt,
         restricted ? [] : t.Annotations.OrderBy(a => a.Number).Select(a => AnnotationResponse.From(a, names)).ToList());
 
+    /// <summary>The display names of the company's users (two columns, not whole user rows).</summary>
     public static Task<Dictionary<Guid, string>> UserNamesAsync(this AppDbContext db, CancellationToken cancellationToken) =>
-        db.CompanyUsers.ToDictionaryAsync(u => u.Id, u => u.DisplayName, cancellationToken);
+        db.CompanyUsers.Select(u => new { u.Id, u.DisplayName }).ToDictionaryAsync(u => u.Id, u => u.DisplayName, cancellationToken);
 
     /// <summary>Appends a trip event in both forms, so each subscriber gets exactly what the REST read would show them.</summary>
     public static void AppendTrip(this LogTransaction write, string type, Trip trip, IReadOnlyDictionary<Guid, string> names) =>

@@ -33,7 +33,8 @@ public sealed record VehicleResponse(
 public static class VehicleViews
 {
     /// <summary>The board rows for the caller's company, optionally for one vehicle, read in one round of queries.</summary>
-    public static async Task<List<VehicleResponse>> LoadBoardAsync(this AppDbContext db, Guid? vehicleId, bool includeRetired, CancellationToken cancellationToken)
+    public static async Task<List<VehicleResponse>> LoadBoardAsync(
+        this AppDbContext db, Guid? vehicleId, bool includeRetired, CancellationToken cancellationToken, IReadOnlyDictionary<Guid, string>? names = null)
     {
         var vehicles = await db.Vehicles
             .Where(v => vehicleId == null || v.Id == vehicleId)
@@ -42,20 +43,24 @@ public static class VehicleViews
             .ToListAsync(cancellationToken);
         var active = await db.Trips
             .Where(t => t.State == TripState.Active && (vehicleId == null || t.VehicleId == vehicleId))
-            .Join(db.CompanyUsers, t => t.DriverId, u => u.Id, (t, u) => new { t.VehicleId, Use = new VehicleUse(t.Id, t.DriverId, u.DisplayName, t.StartedAt, t.StartOdometer) })
+            .Select(t => new { t.VehicleId, t.Id, t.DriverId, t.StartedAt, t.StartOdometer })
             .ToListAsync(cancellationToken);
+        names ??= await db.UserNamesAsync(cancellationToken);
 
         // Two active trips on one car exist only as a flagged sync conflict; the board shows the latest start.
-        var inUse = active.GroupBy(x => x.VehicleId).ToDictionary(g => g.Key, g => g.OrderByDescending(x => x.Use.Since).First().Use);
-        var names = await db.CompanyUsers.ToDictionaryAsync(u => u.Id, u => u.DisplayName, cancellationToken);
+        var inUse = active.GroupBy(t => t.VehicleId).ToDictionary(
+            g => g.Key,
+            g => g.OrderByDescending(t => t.StartedAt).Select(t => new VehicleUse(t.Id, t.DriverId, names.GetValueOrDefault(t.DriverId, ""), t.StartedAt, t.StartOdometer)).First());
         return vehicles.Select(v => ToResponse(v, inUse.GetValueOrDefault(v.Id), names)).ToList();
     }
 
-    public static async Task<VehicleResponse> LoadBoardRowAsync(this AppDbContext db, Guid vehicleId, CancellationToken cancellationToken) =>
-        (await db.LoadBoardAsync(vehicleId, includeRetired: true, cancellationToken)).SingleOrDefault()
+    /// <summary>One vehicle's board row; a caller that already read the company's user names passes them on.</summary>
+    public static async Task<VehicleResponse> LoadBoardRowAsync(
+        this AppDbContext db, Guid vehicleId, CancellationToken cancellationToken, IReadOnlyDictionary<Guid, string>? names = null) =>
+        (await db.LoadBoardAsync(vehicleId, includeRetired: true, cancellationToken, names)).SingleOrDefault()
         ?? throw DomainException.NotFound("vehicle");
 
-    private static VehicleResponse ToResponse(Vehicle v, VehicleUse? use, Dictionary<Guid, string> names) => new(
+    private static VehicleResponse ToResponse(Vehicle v, VehicleUse? use, IReadOnlyDictionary<Guid, string> names) => new(
         v.Id,
         v.Plate,
         v.Name,
