@@ -66,6 +66,7 @@ public static class Database
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         await db.Database.MigrateAsync();
         await UseWriteAheadLogAsync(db);
+        SessionKeys.EnsureKey(app.Services);
         var applied = await db.Database.GetAppliedMigrationsAsync();
         app.Logger.LogInformation("The {Provider} database schema is current at migration {Migration}", db.Database.ProviderName, applied.LastOrDefault());
     }

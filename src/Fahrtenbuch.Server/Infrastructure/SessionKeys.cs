@@ -41,4 +41,11 @@ public static class SessionKeys
 
         return services;
     }
+
+    /// <summary>
+    /// Creates the first key if there is none yet. Called by the <c>migrate</c> step, so instances started together on a
+    /// fresh database find one key instead of each creating its own (which the others would not see for a while).
+    /// </summary>
+    public static void EnsureKey(IServiceProvider services) =>
+        services.GetRequiredService<IDataProtectionProvider>().CreateProtector(ApplicationName).Protect([]);
 }
