@@ -24,6 +24,7 @@ services.AddProblemDetails(o => o.CustomizeProblemDetails = ErrorCodes.AddDefaul
 services.AddExceptionHandler<ProblemExceptionHandler>();
 services.AddValidation();
 services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+services.AddReverseProxy();
 services.AddDatabase(builder.Configuration);
 services.AddTelemetry();
 services.AddAccounts();
@@ -48,6 +49,7 @@ services.AddRateLimiter(o =>
     o.AddPolicy(AuthEndpoints.LoginRateLimit, context =>
     {
         var limits = context.RequestServices.GetRequiredService<IOptions<ApiLimitsOptions>>().Value;
+        // The client's address as UseForwardedHeaders set it from a trusted proxy's X-Forwarded-For, else the direct peer's.
         return RateLimitPartition.GetFixedWindowLimiter(context.Connection.RemoteIpAddress?.ToString() ?? "local", _ => new FixedWindowRateLimiterOptions
         {
             PermitLimit = limits.LoginPerMinute,
@@ -79,6 +81,8 @@ services.AddOpenApi("v1-openapi3.0", o =>
 
 var app = builder.Build();
 
+// First, so everything after it (rate limits, logs, the scheme of generated links) sees the client, not the proxy.
+app.UseForwardedHeaders();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseWebApp();

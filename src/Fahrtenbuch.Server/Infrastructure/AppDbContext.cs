@@ -4,6 +4,7 @@ using Fahrtenbuch.Server.Sync;
 using Fahrtenbuch.Server.Logbook;
 using Fahrtenbuch.Server.Trips;
 using Fahrtenbuch.Server.Vehicles;
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 
@@ -15,7 +16,7 @@ namespace Fahrtenbuch.Server.Infrastructure;
 /// The model is provider-neutral; <see cref="SqliteAppDbContext"/> and <see cref="PostgresAppDbContext"/> exist only so each
 /// provider has its own migration set (see docs/adr/0004-database-providers.md).
 /// </summary>
-public abstract class AppDbContext : IdentityUserContext<User, Guid>
+public abstract class AppDbContext : IdentityUserContext<User, Guid>, IDataProtectionKeyContext
 {
     private readonly CompanyScope _scope;
 
@@ -49,6 +50,9 @@ public abstract class AppDbContext : IdentityUserContext<User, Guid>
     public DbSet<GapExplanation> GapExplanations => Set<GapExplanation>();
 
     public DbSet<ReminderSent> RemindersSent => Set<ReminderSent>();
+
+    /// <summary>The keys that protect session cookies, shared by every instance on this database (not tenant data).</summary>
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     /// <summary>The users of the caller's company. <c>Users</c> stays unfiltered for sign-in.</summary>
     public IQueryable<User> CompanyUsers => Users.Where(u => u.CompanyId == CompanyId);

@@ -1,13 +1,9 @@
 using System.Data.Common;
 using Fahrtenbuch.Server.Setup;
-using Microsoft.AspNetCore.DataProtection;
-using Microsoft.AspNetCore.DataProtection.KeyManagement;
-using Microsoft.AspNetCore.DataProtection.Repositories;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Fahrtenbuch.Server.Infrastructure;
@@ -22,10 +18,7 @@ public static class Database
         services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddScoped<CompanyScope>();
 
-        // Cookie sessions must survive a restart, so the keys that protect them live with the data.
-        services.AddDataProtection().SetApplicationName("fahrtenbuch");
-        services.AddOptions<KeyManagementOptions>().Configure<IOptions<StorageOptions>>((o, storage) =>
-            o.XmlRepository = new FileSystemXmlRepository(new DirectoryInfo(Path.Combine(storage.Value.DataDirectory, "keys")), NullLoggerFactory.Instance));
+        services.AddSessionKeys(configuration);
         // The provider decides the context type only, and so which migration set applies; all code injects AppDbContext.
         var provider = configuration.GetValue(DatabaseOptions.Section + ":" + nameof(DatabaseOptions.Provider), DatabaseProvider.Sqlite);
         var connectionString = configuration.GetConnectionString(ConnectionName);
@@ -73,6 +66,7 @@ public static class Database
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         await db.Database.MigrateAsync();
         await UseWriteAheadLogAsync(db);
+        SessionKeys.EnsureKey(app.Services);
         var applied = await db.Database.GetAppliedMigrationsAsync();
         app.Logger.LogInformation("The {Provider} database schema is current at migration {Migration}", db.Database.ProviderName, applied.LastOrDefault());
     }

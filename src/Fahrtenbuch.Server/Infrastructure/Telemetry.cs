@@ -32,6 +32,30 @@ public static class Telemetry
     public static readonly Counter<long> LiveGapFills = Meter.CreateCounter<long>(
         "fahrtenbuch.live.gap_fills", unit: "{event}", description: "Events delivered from the database log because the transport lost them.");
 
+    /// <summary>Open live connections (SSE streams, SignalR hub connections), tagged with <c>transport</c>.</summary>
+    public static readonly UpDownCounter<long> LiveStreams = Meter.CreateUpDownCounter<long>(
+        "fahrtenbuch.live.streams", unit: "{stream}", description: "Open live connections: SSE streams and SignalR hub connections.");
+
+    /// <summary>Committed events this instance handed to its live fan-out (once per event, however many subscribers).</summary>
+    public static readonly Counter<long> LiveEventsPublished = Meter.CreateCounter<long>(
+        "fahrtenbuch.live.events.published", unit: "{event}", description: "Committed events handed to the live fan-out.");
+
+    /// <summary>Events written to live subscribers (once per event and subscriber, replay included), tagged with <c>transport</c>.</summary>
+    public static readonly Counter<long> LiveEventsDelivered = Meter.CreateCounter<long>(
+        "fahrtenbuch.live.events.delivered", unit: "{event}", description: "Events written to live subscribers.");
+
+    /// <summary>
+    /// Seconds from an event's timestamp (its write) to the moment it is handed to a subscriber's connection, tagged with
+    /// <c>transport</c>. Only live deliveries: a replay after a reconnect measures the client's absence, not the fan-out.
+    /// </summary>
+    public static readonly Histogram<double> LiveDeliveryLag = Meter.CreateHistogram(
+        "fahrtenbuch.live.delivery.lag", unit: "s", description: "Time from an event's commit to its delivery to a live subscriber.",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
+
+    /// <summary>Subscribers disconnected because their bounded queue was full (slow consumers); they resume from the log.</summary>
+    public static readonly Counter<long> LiveQueueDrops = Meter.CreateCounter<long>(
+        "fahrtenbuch.live.queue.drops", unit: "{subscriber}", description: "Live subscribers disconnected because their queue was full.");
+
     public static IServiceCollection AddTelemetry(this IServiceCollection services)
     {
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
@@ -45,6 +69,21 @@ public static class Telemetry
     /// <summary>Serves <c>/metrics</c>; the reverse proxy keeps it off the public internet (docs/deploy.md).</summary>
     public static IEndpointConventionBuilder MapTelemetry(this IEndpointRouteBuilder routes) =>
         routes.MapPrometheusScrapingEndpoint(MetricsPath);
+
+    /// <summary>The <c>transport</c> tag of live metrics; the values are those of <c>LiveConnection.Transport</c>.</summary>
+    public static KeyValuePair<string, object?> TransportTag(string transport) => new("transport", transport);
+
+    /// <summary>Counts one event written to a subscriber and, when it came live rather than from a replay, its lag.</summary>
+    internal static void RecordDelivered(DateTimeOffset occurredAt, bool replayed, TimeProvider time, KeyValuePair<string, object?> transport)
+    {
+        LiveEventsDelivered.Add(1, transport);
+
+        // Reading the clock only when a listener wants the value keeps an unobserved fan-out as cheap as before.
+        if (!replayed && LiveDeliveryLag.Enabled)
+        {
+            LiveDeliveryLag.Record(Math.Max(0, (time.GetUtcNow() - occurredAt).TotalSeconds), transport);
+        }
+    }
 
     internal static void RecordWritten(IReadOnlyList<Events.EventRecord> events)
     {

@@ -11,6 +11,13 @@ public static class LiveErrorCodes
     public const string TooMany = "live.too-many-connections";
 }
 
+/// <summary>The live transports, as <see cref="LiveConnection.Transport"/> and the <c>transport</c> tag of the live metrics.</summary>
+public static class LiveTransports
+{
+    public const string Sse = "sse";
+    public const string SignalR = "signalr";
+}
+
 /// <summary>One open SSE stream or hub connection; <see cref="Closing"/> fires when it must end (session over, shutdown).</summary>
 public sealed class LiveConnection : IDisposable
 {
@@ -92,6 +99,7 @@ public sealed class LiveConnections(IOptions<LiveOptions> options)
             var connection = new LiveConnection(this, user, transport);
             _open.Add(connection);
             _perUser[user.Id] = mine + 1;
+            Telemetry.LiveStreams.Add(1, Telemetry.TransportTag(transport));
             return connection;
         }
     }
@@ -110,6 +118,7 @@ public sealed class LiveConnections(IOptions<LiveOptions> options)
         {
             if (_open.Remove(connection))
             {
+                Telemetry.LiveStreams.Add(-1, Telemetry.TransportTag(connection.Transport));
                 var left = _perUser[connection.User.Id] - 1;
                 if (left == 0)
                 {

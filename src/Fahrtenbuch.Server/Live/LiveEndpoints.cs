@@ -42,15 +42,15 @@ public static class LiveEndpoints
     /// </summary>
     public static async Task<LiveEventStream> Stream(
         HttpContext http, CurrentUser me, LiveConnections connections, LiveFeed feed, LiveEventStore store, IOptions<LiveOptions> options,
-        CancellationToken cancellationToken, Guid? vehicleId = null, bool mine = false, string? after = null)
+        TimeProvider time, CancellationToken cancellationToken, Guid? vehicleId = null, bool mine = false, string? after = null)
     {
         var header = http.Request.Headers[LastEventIdHeader];
 
         // "From now on" means from before the response starts, so a write made after the client saw the headers is never missed.
         var lastEventId = header.Count > 0 ? header.ToString()
             : after ?? (await store.BoundsAsync(me.CompanyId, cancellationToken)).Head.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var connection = connections.Open(me, "sse");
-        return new LiveEventStream(feed, connection, LiveViewer.From(me), new LiveFilter(vehicleId, mine), lastEventId, options.Value);
+        var connection = connections.Open(me, LiveTransports.Sse);
+        return new LiveEventStream(feed, connection, LiveViewer.From(me), new LiveFilter(vehicleId, mine), lastEventId, options.Value, time);
     }
 
     /// <summary>Vehicles with status and odometer, the active trips (restricted per viewer), and the log position they reflect.</summary>
@@ -83,9 +83,12 @@ public sealed class LiveEventStream : IResult, IEndpointMetadataProvider, IStatu
     private readonly LiveFilter _filter;
     private readonly string? _lastEventId;
     private readonly LiveOptions _options;
+    private readonly TimeProvider _time;
 
-    internal LiveEventStream(LiveFeed feed, LiveConnection connection, LiveViewer viewer, LiveFilter filter, string? lastEventId, LiveOptions options)
+    internal LiveEventStream(
+        LiveFeed feed, LiveConnection connection, LiveViewer viewer, LiveFilter filter, string? lastEventId, LiveOptions options, TimeProvider time)
     {
+        _time = time;
         _feed = feed;
         _connection = connection;
         _viewer = viewer;
@@ -107,6 +110,7 @@ public sealed class LiveEventStream : IResult, IEndpointMetadataProvider, IStatu
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(httpContext.RequestAborted, connection.Closing);
         var body = response.BodyWriter;
+        var transport = Telemetry.TransportTag(LiveTransports.Sse);
         try
         {
             await body.WriteAsync(SseFrames.Prelude(_options.RetryMilliseconds), stop.Token);
@@ -123,6 +127,11 @@ public sealed class LiveEventStream : IResult, IEndpointMetadataProvider, IStatu
                 if (flush.IsCanceled || flush.IsCompleted)
                 {
                     return;
+                }
+
+                if (item.Kind == LiveItemKind.Event)
+                {
+                    Telemetry.RecordDelivered(item.Event!.OccurredAt, item.Replayed, _time, transport);
                 }
             }
         }

@@ -30,8 +30,11 @@ public enum LiveItemKind
     Shutdown,
 }
 
-/// <summary>What a stream writes next: an event in the form the viewer may see, a heartbeat, or a control notice.</summary>
-public readonly record struct LiveItem(LiveItemKind Kind, long Position, LiveEvent? Event = null, bool Full = false);
+/// <summary>
+/// What a stream writes next: an event in the form the viewer may see, a heartbeat, or a control notice.
+/// <see cref="Replayed"/> marks events read back from the log while catching up (not live; no delivery lag).
+/// </summary>
+public readonly record struct LiveItem(LiveItemKind Kind, long Position, LiveEvent? Event = null, bool Full = false, bool Replayed = false);
 
 /// <summary>Reads the company's log from the database (replay and gap filling).</summary>
 // The transport is resolved on first use: the Redis transport itself reads the log through this store.
@@ -200,6 +203,7 @@ public sealed class LiveFeed(ILiveTransport transport, LiveEventStore store, IOp
         {
             if (!queue.Writer.TryWrite(e) && Interlocked.Exchange(ref overflowed, 1) == 0 && Volatile.Read(ref live) == 1)
             {
+                Telemetry.LiveQueueDrops.Add(1);
                 slowConsumer();
             }
         });
@@ -248,7 +252,7 @@ public sealed class LiveFeed(ILiveTransport transport, LiveEventStore store, IOp
 
                 if (filter.Matches(e, viewer))
                 {
-                    yield return new LiveItem(LiveItemKind.Event, e.Position, e, e.SeesFull(viewer));
+                    yield return new LiveItem(LiveItemKind.Event, e.Position, e, e.SeesFull(viewer), Replayed: true);
                 }
             }
 

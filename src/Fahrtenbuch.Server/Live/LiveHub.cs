@@ -27,7 +27,7 @@ public sealed record CommandAck(bool Ok, int Status, object? Result, string? Cod
 [Authorize]
 public sealed class LiveHub(
     LiveConnections connections, LiveFeed feed, SessionValidator sessions, LiveCommandLimiter limiter,
-    IServiceScopeFactory scopes, IOptions<LiveOptions> options, IHostApplicationLifetime lifetime, ILogger<LiveHub> logger) : Hub
+    IServiceScopeFactory scopes, IOptions<LiveOptions> options, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<LiveHub> logger) : Hub
 {
     public const string Path = "/hubs/live";
     private const string StateKey = "live.state";
@@ -37,7 +37,7 @@ public sealed class LiveHub(
         LiveConnection connection;
         try
         {
-            connection = connections.Open(Me(), "hub");
+            connection = connections.Open(Me(), LiveTransports.SignalR);
         }
         catch (DomainException e)
         {
@@ -75,7 +75,7 @@ public sealed class LiveHub(
     public IAsyncEnumerable<LiveMessage> Events(string? after, Guid? vehicleId, bool mine, CancellationToken cancellationToken)
     {
         var state = (HubState)Context.Items[StateKey]!;
-        return StreamAsync(feed, state, Context, LiveViewer.From(Me()), new LiveFilter(vehicleId, mine), after, options.Value, cancellationToken);
+        return StreamAsync(feed, state, Context, LiveViewer.From(Me()), new LiveFilter(vehicleId, mine), after, options.Value, time, cancellationToken);
     }
 
     public Task<CommandAck> StartTrip(StartTripRequest request) =>
@@ -92,8 +92,9 @@ public sealed class LiveHub(
 
     private static async IAsyncEnumerable<LiveMessage> StreamAsync(
         LiveFeed feed, HubState state, HubCallerContext context, LiveViewer viewer, LiveFilter filter, string? after, LiveOptions options,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
+        TimeProvider time, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        var transport = Telemetry.TransportTag(LiveTransports.SignalR);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, state.Connection.Closing);
         Interlocked.Increment(ref state.Streams);
         try
@@ -103,6 +104,7 @@ public sealed class LiveHub(
                 switch (item.Kind)
                 {
                     case LiveItemKind.Event:
+                        Telemetry.RecordDelivered(item.Event!.OccurredAt, item.Replayed, time, transport);
                         yield return new LiveMessage(item.Position, item.Event!.Type, item.Event.OccurredAt, item.Event.JsonFor(item.Full));
                         break;
                     case LiveItemKind.Reset:

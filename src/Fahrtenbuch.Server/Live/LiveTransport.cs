@@ -1,4 +1,5 @@
 using Fahrtenbuch.Server.Events;
+using Fahrtenbuch.Server.Infrastructure;
 
 namespace Fahrtenbuch.Server.Live;
 
@@ -112,5 +113,9 @@ public sealed class InProcessLiveTransport : ILiveTransport
 /// <summary>Hands every committed transaction to the transport.</summary>
 public sealed class LiveEventSink(ILiveTransport transport) : IEventSink
 {
-    public void Committed(Guid companyId, IReadOnlyList<EventRecord> events) => transport.Publish(companyId, events);
+    public void Committed(Guid companyId, IReadOnlyList<EventRecord> events)
+    {
+        Telemetry.LiveEventsPublished.Add(events.Count);
+        transport.Publish(companyId, events);
+    }
 }

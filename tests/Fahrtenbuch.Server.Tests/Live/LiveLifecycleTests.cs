@@ -145,6 +145,8 @@ public sealed class LiveLimitTests(TightLimitsFactory app) : IClassFixture<Tight
         var vehicles = await LiveAppFactory.VehiclesAsync(chef);
         var from = await LiveAppFactory.HeadAsync(chef);
         var connections = app.Services.GetRequiredService<LiveConnections>();
+        using var scraper = app.RealClient();
+        var dropsBefore = PrometheusText.Sum(await scraper.GetStringAsync("/metrics", TestContext.Current.CancellationToken), "fahrtenbuch_live_queue_drops_total");
         await using var fast = await app.OpenStreamAsync(await app.TokenAsync("anna@demo.local"), from.ToString());
         await using var slow = await app.OpenStreamAsync(await app.TokenAsync("ben@demo.local"), from.ToString(), receiveBufferBytes: 4096);
         Assert.Equal(2, connections.Count);
@@ -157,6 +159,7 @@ public sealed class LiveLimitTests(TightLimitsFactory app) : IClassFixture<Tight
         }
 
         Assert.Equal(1, connections.Count);
+        await PrometheusText.UntilAsync(scraper, text => PrometheusText.Sum(text, "fahrtenbuch_live_queue_drops_total") >= dropsBefore + 1);
         var head = await LiveAppFactory.HeadAsync(chef);
         var fastPositions = (await fast.UntilAsync(head)).Select(SseClient.Position).ToList();
         Assert.Equal(Enumerable.Range((int)from + 1, (int)(head - from)).Select(p => (long)p), fastPositions);
