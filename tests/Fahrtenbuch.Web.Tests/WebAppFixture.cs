@@ -6,9 +6,14 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
 
 [assembly: AssemblyFixture(typeof(Fahrtenbuch.Web.Tests.WebAppFixture))]
+
+// The classes share one server and one browser; run them one at a time, so the tests that measure "within a second"
+// do not compete with the other classes' writes and page loads for the machine's two cores.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
 
 namespace Fahrtenbuch.Web.Tests;
 
@@ -113,6 +118,9 @@ public sealed class WebAppFixture : IAsyncLifetime
             builder.UseSetting("Limits:LoginPerMinute", "10000");
             builder.UseSetting("Limits:WritesPerSecond", "10000");
             builder.UseSetting("Limits:WriteBurst", "10000");
+
+            // The server's errors, for the person reading a failed run: bin/<configuration>/net10.0/server-errors.log.
+            builder.ConfigureLogging(logging => logging.AddProvider(new ErrorFileLoggerProvider(Path.Combine(AppContext.BaseDirectory, "server-errors.log"))));
         }
 
         protected override void Dispose(bool disposing)
@@ -128,6 +136,42 @@ public sealed class WebAppFixture : IAsyncLifetime
                 {
                     // A file still held open by a pooled connection; the temp folder is cleaned by the OS.
                 }
+            }
+        }
+    }
+}
+
+/// <summary>Appends the server's errors (with their exceptions) to a file.</summary>
+internal sealed class ErrorFileLoggerProvider(string path) : ILoggerProvider
+{
+    private readonly Lock _gate = new();
+
+    public ILogger CreateLogger(string categoryName) => new ErrorLogger(this, categoryName);
+
+    public void Dispose()
+    {
+    }
+
+    private void Write(string line)
+    {
+        lock (_gate)
+        {
+            File.AppendAllText(path, line + Environment.NewLine);
+        }
+    }
+
+    private sealed class ErrorLogger(ErrorFileLoggerProvider provider, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Error;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                provider.Write($"{DateTime.UtcNow:O} {logLevel} {category}: {formatter(state, exception)}\n{exception}");
             }
         }
     }

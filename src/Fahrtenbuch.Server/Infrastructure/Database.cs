@@ -91,6 +91,9 @@ public static class Database
 
         await UseWriteAheadLogAsync(db);
 
+        // The first session key now, not by the first sign-ins racing each other to create one.
+        SessionKeys.EnsureKey(app.Services);
+
         if (app.Configuration.GetValue("Seed:Demo", app.Environment.IsDevelopment()))
         {
             await DemoData.SeedAsync(app.Services, CancellationToken.None);

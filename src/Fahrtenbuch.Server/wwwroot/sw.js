@@ -1,7 +1,7 @@
 // Service worker: keeps the app shell so the app opens with no connection. API calls (exports
 // included: /api/vehicles/{id}/logbook.*) are never intercepted or cached here; offline data lives
 // in the app's own cache and outbox. Bump the version on release.
-const version = 'fahrtenbuch-shell-v4';
+const version = 'fahrtenbuch-shell-v5';
 const shell = [
   '/',
   '/index.html',

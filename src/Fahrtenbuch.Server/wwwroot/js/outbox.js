@@ -131,10 +131,12 @@ async function sendBatch(batch) {
 
 function settle(op, result) {
   if (result.trip) upsertTrip(result.trip);
-  if (immediate.has(op.id)) {
-    // reported by the caller
-  } else if (result.status === 'conflict' || (result.trip?.review === 'pending' && result.reviewReasons?.length)) {
+  if (result.status === 'conflict' || (result.trip?.review === 'pending' && result.reviewReasons?.length)) {
+    // A conflict stays listed until the driver dismisses it, also when the form that sent it is still waiting:
+    // it explains the review badge long after any toast is gone.
     note({ kind: 'conflict', opType: op.type, tripId: result.tripId, reasons: result.reviewReasons || [], detail: result.problem?.detail || null });
+  } else if (immediate.has(op.id)) {
+    // a rejection is reported by the form that sent it
   } else if (result.status === 'rejected') {
     note({ kind: 'rejected', opType: op.type, tripId: result.tripId, detail: result.problem?.detail || '' });
   }

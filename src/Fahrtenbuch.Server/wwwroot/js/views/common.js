@@ -172,10 +172,8 @@ export function outcomeMessage(result, successText, toast) {
     return null;
   }
   if (result.status === 'rejected') return result.problem?.detail || t('errorGeneric');
-  if (result.status === 'conflict' || (result.trip?.review === 'pending' && result.reviewReasons?.length)) {
-    toast(t('conflictSaved', { reasons: (result.reviewReasons || []).map((r) => t(`reason_${r}`)).join(', ') }), 'warn');
-    return null;
-  }
+  // A conflict is listed in the sync notices (see outbox.js), which stay until dismissed.
+  if (result.status === 'conflict' || (result.trip?.review === 'pending' && result.reviewReasons?.length)) return null;
   toast(successText, 'success');
   return null;
 }
