@@ -127,7 +127,8 @@ static async Task<string[]> RunAsync(Target target, string scenario, int seconds
             await s.DisposeAsync();
         }
 
-        var missed = await PublishAtRateAsync(target, 100 / target.EventsPerPublish * 10, 1, published, cts.Token);
+        // The storm: every subscriber misses 100 events (written within one second), then all resume at once.
+        var missed = await PublishAtRateAsync(target, eventsPerSecond: 100, seconds: 1, published, cts.Token);
         published += missed;
         var watch = Stopwatch.StartNew();
         var resumed = new List<Subscriber>();

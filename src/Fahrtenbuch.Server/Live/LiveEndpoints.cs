@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Data;
 using System.Net.ServerSentEvents;
 using System.Reflection;
@@ -48,7 +49,7 @@ public static class LiveEndpoints
 
         // "From now on" means from before the response starts, so a write made after the client saw the headers is never missed.
         var lastEventId = header.Count > 0 ? header.ToString()
-            : after ?? (await store.BoundsAsync(me.CompanyId, cancellationToken)).Head.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            : after ?? (await store.BoundsAsync(me.CompanyId, after: null, cancellationToken)).Head.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var connection = connections.Open(me, LiveTransports.Sse);
         return new LiveEventStream(feed, connection, LiveViewer.From(me), new LiveFilter(vehicleId, mine), lastEventId, options.Value, time);
     }
@@ -77,6 +78,9 @@ public static class LiveEndpoints
 /// </summary>
 public sealed class LiveEventStream : IResult, IEndpointMetadataProvider, IStatusCodeHttpResult
 {
+    /// <summary>A long replay is sent in pieces of about this size rather than buffered whole.</summary>
+    private const int MaxUnflushedBytes = 64 * 1024;
+
     private readonly LiveFeed _feed;
     private readonly LiveConnection _connection;
     private readonly LiveViewer _viewer;
@@ -109,13 +113,37 @@ public sealed class LiveEventStream : IResult, IEndpointMetadataProvider, IStatu
         httpContext.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(httpContext.RequestAborted, connection.Closing);
+        using var slowConsumer = new AbortWhileActive(httpContext);
         var body = response.BodyWriter;
         var transport = Telemetry.TransportTag(LiveTransports.Sse);
         try
         {
-            await body.WriteAsync(SseFrames.Prelude(_options.RetryMilliseconds), stop.Token);
-            await foreach (var item in _feed.ReadAsync(_viewer, _filter, _lastEventId, httpContext.Abort, stop.Token))
+            // Frames go into the response pipe as the feed yields them and are flushed (one socket write) only when the
+            // feed has nothing more ready: a replay of a hundred events is one send, a live event still leaves at once.
+            var prelude = SseFrames.Prelude(_options.RetryMilliseconds);
+            body.Write<byte>(prelude);
+            var unflushed = prelude.Length;
+            await using var items = _feed.ReadAsync(_viewer, _filter, _lastEventId, slowConsumer.Cut, stop.Token).GetAsyncEnumerator(stop.Token);
+            while (true)
             {
+                var next = items.MoveNextAsync();
+                if (unflushed > 0 && (!next.IsCompleted || unflushed >= MaxUnflushedBytes))
+                {
+                    var flush = await body.FlushAsync(stop.Token);
+                    if (flush.IsCanceled || flush.IsCompleted)
+                    {
+                        return;
+                    }
+
+                    unflushed = 0;
+                }
+
+                if (!await next)
+                {
+                    break;
+                }
+
+                var item = items.Current;
                 var frame = item.Kind switch
                 {
                     LiveItemKind.Event => item.Full ? item.Event!.FullFrame : item.Event!.RestrictedFrame,
@@ -123,16 +151,17 @@ public sealed class LiveEventStream : IResult, IEndpointMetadataProvider, IStatu
                     LiveItemKind.Reset => Control(LiveControl.Reset, new ResetNotice("position-unavailable", item.Position), item.Position, _options.RetryMilliseconds),
                     _ => Control(LiveControl.Shutdown, new ShutdownNotice("server-stopping", _options.ShutdownRetryMilliseconds), null, _options.ShutdownRetryMilliseconds),
                 };
-                var flush = await body.WriteAsync(frame, stop.Token);
-                if (flush.IsCanceled || flush.IsCompleted)
-                {
-                    return;
-                }
-
+                body.Write(frame.Span);
+                unflushed += frame.Length;
                 if (item.Kind == LiveItemKind.Event)
                 {
                     Telemetry.RecordDelivered(item.Event!.OccurredAt, item.Replayed, _time, transport);
                 }
+            }
+
+            if (unflushed > 0)
+            {
+                await body.FlushAsync(stop.Token);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -142,6 +171,36 @@ public sealed class LiveEventStream : IResult, IEndpointMetadataProvider, IStatu
         catch (IOException)
         {
             // The connection broke while writing; the client resumes with its last id.
+        }
+    }
+
+    /// <summary>
+    /// Aborts the connection when the feed finds this client too slow (on the publisher's thread), but only while this
+    /// response runs: once it has ended, Kestrel may reuse the context for the next request on the same connection.
+    /// </summary>
+    private sealed class AbortWhileActive(HttpContext context) : IDisposable
+    {
+        private readonly Lock _gate = new();
+        private bool _ended;
+
+        public void Cut()
+        {
+            lock (_gate)
+            {
+                if (!_ended)
+                {
+                    _ended = true;
+                    context.Abort();
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (_gate)
+            {
+                _ended = true;
+            }
         }
     }
 

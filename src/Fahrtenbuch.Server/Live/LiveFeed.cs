@@ -32,7 +32,8 @@ public enum LiveItemKind
 
 /// <summary>
 /// What a stream writes next: an event in the form the viewer may see, a heartbeat, or a control notice.
-/// <see cref="Replayed"/> marks events read back from the log while catching up (not live; no delivery lag).
+/// <see cref="Replayed"/> marks events the client missed before it connected (read back from the log; no delivery lag).
+/// Events committed after it subscribed count as live even when the catch-up read them.
 /// </summary>
 public readonly record struct LiveItem(LiveItemKind Kind, long Position, LiveEvent? Event = null, bool Full = false, bool Replayed = false);
 
@@ -43,9 +44,19 @@ public sealed class LiveEventStore(IServiceScopeFactory scopes, IServiceProvider
     private readonly Lock _gate = new();
     private readonly Dictionary<Guid, (RecentEvents Events, IDisposable Subscription)> _recent = [];
 
-    /// <summary>The last committed position and the oldest position still retained (head + 1 when the log is empty).</summary>
-    public async Task<(long Head, long Oldest)> BoundsAsync(Guid companyId, CancellationToken cancellationToken)
+    /// <summary>
+    /// The last committed position and the oldest position still retained (head + 1 when the log is empty), for a reader
+    /// that resumes after <paramref name="after"/> (null: from the head). The in-memory tail answers when it covers
+    /// <paramref name="after"/>: its head may trail the database's by events still on their way, which the reader then
+    /// gets live, and everything after <paramref name="after"/> is in it. Otherwise the database answers.
+    /// </summary>
+    public async Task<(long Head, long Oldest)> BoundsAsync(Guid companyId, long? after, CancellationToken cancellationToken)
     {
+        if (Recent(companyId) is { } recent && recent.TryBounds(after, out var bounds))
+        {
+            return bounds;
+        }
+
         await using var scope = Scope(companyId, out var db);
         var head = await db.Companies.Where(c => c.Id == companyId).Select(c => c.LogHead).SingleAsync(cancellationToken);
         var oldest = await db.Events.MinAsync(e => (long?)e.Position, cancellationToken);
@@ -153,6 +164,16 @@ internal sealed class RecentEvents(int capacity)
         }
     }
 
+    /// <summary>The window's last and first position, when it holds events and covers a read after <paramref name="after"/>.</summary>
+    public bool TryBounds(long? after, out (long Head, long Oldest) bounds)
+    {
+        lock (_gate)
+        {
+            bounds = (_last, _first);
+            return _last != 0 && (after is null || (after >= _first - 1 && after <= _last));
+        }
+    }
+
     public bool TryRead(long after, long? before, int take, out List<LiveEvent> events)
     {
         lock (_gate)
@@ -208,15 +229,16 @@ public sealed class LiveFeed(ILiveTransport transport, LiveEventStore store, IOp
             }
         });
 
-        var (head, oldest) = await store.BoundsAsync(viewer.CompanyId, cancellationToken);
+        long? after = long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) ? parsed : null;
+        var (head, oldest) = await store.BoundsAsync(viewer.CompanyId, after, cancellationToken);
         long sent;
         if (lastEventId is null)
         {
             sent = head;
         }
-        else if (long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var after) && after <= head && after >= oldest - 1)
+        else if (after is { } resumeAfter && resumeAfter <= head && resumeAfter >= oldest - 1)
         {
-            sent = after;
+            sent = resumeAfter;
         }
         else
         {
@@ -252,7 +274,7 @@ public sealed class LiveFeed(ILiveTransport transport, LiveEventStore store, IOp
 
                 if (filter.Matches(e, viewer))
                 {
-                    yield return new LiveItem(LiveItemKind.Event, e.Position, e, e.SeesFull(viewer), Replayed: true);
+                    yield return new LiveItem(LiveItemKind.Event, e.Position, e, e.SeesFull(viewer), Replayed: e.Position <= head);
                 }
             }
 
@@ -345,8 +367,9 @@ public sealed class LiveFeed(ILiveTransport transport, LiveEventStore store, IOp
     }
 
     /// <summary>
-    /// Waits for the next queued event, a heartbeat's worth of silence, or shutdown. One timer per stream is
-    /// re-armed after each event instead of allocating token sources per wait: this runs for every delivery.
+    /// Waits for the next queued event, a heartbeat's worth of silence, or shutdown. One timer per stream, armed once per
+    /// heartbeat interval: an event only notes the time (this runs for every delivery), and a timer that fires while events
+    /// flowed re-arms itself for the rest of the interval instead of sending a heartbeat.
     /// </summary>
     private sealed class IdleWaiter : IDisposable
     {
@@ -356,36 +379,49 @@ public sealed class LiveFeed(ILiveTransport transport, LiveEventStore store, IOp
         private readonly CancellationToken _cancellation;
         private CancellationTokenSource _idle;
         private CancellationTokenSource _linked;
+        private long _lastActivity;
 
         public IdleWaiter(TimeSpan heartbeat, TimeProvider time, CancellationToken stopping, CancellationToken cancellation)
         {
             (_heartbeat, _time, _stopping, _cancellation) = (heartbeat, time, stopping, cancellation);
-            (_idle, _linked) = Arm();
+            _lastActivity = time.GetTimestamp();
+            (_idle, _linked) = Arm(heartbeat);
         }
 
         public async Task<WaitOutcome> WaitAsync(ChannelReader<LiveEvent> reader)
         {
-            if (_stopping.IsCancellationRequested)
-            {
-                return WaitOutcome.Stopping;
-            }
-
-            try
-            {
-                await reader.WaitToReadAsync(_linked.Token);
-                _idle.CancelAfter(_heartbeat);
-                return WaitOutcome.Ready;
-            }
-            catch (OperationCanceledException) when (!_cancellation.IsCancellationRequested)
+            while (true)
             {
                 if (_stopping.IsCancellationRequested)
                 {
                     return WaitOutcome.Stopping;
                 }
 
-                Dispose();
-                (_idle, _linked) = Arm();
-                return WaitOutcome.Idle;
+                try
+                {
+                    await reader.WaitToReadAsync(_linked.Token);
+                    _lastActivity = _time.GetTimestamp();
+                    return WaitOutcome.Ready;
+                }
+                catch (OperationCanceledException) when (!_cancellation.IsCancellationRequested)
+                {
+                    if (_stopping.IsCancellationRequested)
+                    {
+                        return WaitOutcome.Stopping;
+                    }
+
+                    var quiet = _time.GetElapsedTime(_lastActivity);
+                    Dispose();
+                    if (quiet < _heartbeat)
+                    {
+                        (_idle, _linked) = Arm(_heartbeat - quiet);
+                        continue;
+                    }
+
+                    _lastActivity = _time.GetTimestamp();
+                    (_idle, _linked) = Arm(_heartbeat);
+                    return WaitOutcome.Idle;
+                }
             }
         }
 
@@ -395,9 +431,9 @@ public sealed class LiveFeed(ILiveTransport transport, LiveEventStore store, IOp
             _idle.Dispose();
         }
 
-        private (CancellationTokenSource Idle, CancellationTokenSource Linked) Arm()
+        private (CancellationTokenSource Idle, CancellationTokenSource Linked) Arm(TimeSpan after)
         {
-            var idle = new CancellationTokenSource(_heartbeat, _time);
+            var idle = new CancellationTokenSource(after, _time);
             return (idle, CancellationTokenSource.CreateLinkedTokenSource(_cancellation, _stopping, idle.Token));
         }
     }

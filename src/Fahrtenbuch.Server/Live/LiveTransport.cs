@@ -19,53 +19,48 @@ public interface ILiveTransport
 }
 
 /// <summary>Fan-out inside this process: each event is encoded once and handed to the company's subscribers.</summary>
-public sealed class InProcessLiveTransport : ILiveTransport
+public sealed partial class InProcessLiveTransport(ILogger<InProcessLiveTransport> logger) : ILiveTransport
 {
+    // Subscribing is O(1) (a storm of thousands of streams must not copy the list per stream); the array handed out for a
+    // fan-out is rebuilt at most once per membership change. A fan-out runs under the lock, so a subscriber registered
+    // after it returns sees every event that fan-out handed to the others (the replay tail of LiveEventStore relies on it).
     private readonly Lock _gate = new();
-    private readonly Dictionary<Guid, Action<LiveEvent>[]> _subscribers = [];
+    private readonly Dictionary<Guid, Subscribers> _subscribers = [];
 
     public void Publish(Guid companyId, IReadOnlyList<EventRecord> events)
     {
-        Action<LiveEvent>[]? subscribers;
-        lock (_gate)
-        {
-            _subscribers.TryGetValue(companyId, out subscribers);
-        }
-
-        if (subscribers is null || events.Count == 0)
+        if (events.Count == 0)
         {
             return;
         }
 
-        foreach (var record in events)
+        lock (_gate)
         {
-            var live = new LiveEvent(record);
-            foreach (var subscriber in subscribers)
+            if (Current(companyId) is not { } subscribers)
             {
-                subscriber(live);
+                return;
+            }
+
+            foreach (var record in events)
+            {
+                Hand(companyId, new LiveEvent(record), subscribers);
             }
         }
     }
 
-    /// <summary>Hands events already read from the log (a transport's gap fill) to the company's subscribers.</summary>
+    /// <summary>Hands already decoded events to this process's subscribers (the Redis transport's gap fill).</summary>
     public void Deliver(Guid companyId, IReadOnlyList<LiveEvent> events)
     {
-        Action<LiveEvent>[]? subscribers;
         lock (_gate)
         {
-            _subscribers.TryGetValue(companyId, out subscribers);
-        }
-
-        if (subscribers is null)
-        {
-            return;
-        }
-
-        foreach (var live in events)
-        {
-            foreach (var subscriber in subscribers)
+            if (Current(companyId) is not { } subscribers)
             {
-                subscriber(live);
+                return;
+            }
+
+            foreach (var live in events)
+            {
+                Hand(companyId, live, subscribers);
             }
         }
     }
@@ -74,26 +69,61 @@ public sealed class InProcessLiveTransport : ILiveTransport
     {
         lock (_gate)
         {
-            _subscribers[companyId] = [.. _subscribers.GetValueOrDefault(companyId, []), onEvent];
+            if (!_subscribers.TryGetValue(companyId, out var subscribers))
+            {
+                subscribers = new Subscribers();
+                _subscribers[companyId] = subscribers;
+            }
+
+            subscribers.Set.Add(onEvent);
+            subscribers.Snapshot = null;
         }
 
         return new Subscription(this, companyId, onEvent);
     }
 
+    // The events are committed: a subscriber that throws must neither fail the write that published them nor starve the others.
+    private void Hand(Guid companyId, LiveEvent live, Action<LiveEvent>[] subscribers)
+    {
+        foreach (var subscriber in subscribers)
+        {
+            try
+            {
+                subscriber(live);
+            }
+            catch (Exception e)
+            {
+                LogSubscriberFailed(e, companyId, live.Position);
+            }
+        }
+    }
+
+    [LoggerMessage(LogLevel.Error, "A live subscriber of company {CompanyId} failed on the event at position {Position}")]
+    private partial void LogSubscriberFailed(Exception exception, Guid companyId, long position);
+
+    private Action<LiveEvent>[]? Current(Guid companyId) =>
+        _subscribers.TryGetValue(companyId, out var subscribers) ? subscribers.Snapshot ??= [.. subscribers.Set] : null;
+
     private void Unsubscribe(Guid companyId, Action<LiveEvent> onEvent)
     {
         lock (_gate)
         {
-            var rest = _subscribers.GetValueOrDefault(companyId, []).Where(s => s != onEvent).ToArray();
-            if (rest.Length == 0)
+            if (_subscribers.TryGetValue(companyId, out var subscribers) && subscribers.Set.Remove(onEvent))
             {
-                _subscribers.Remove(companyId);
-            }
-            else
-            {
-                _subscribers[companyId] = rest;
+                subscribers.Snapshot = null;
+                if (subscribers.Set.Count == 0)
+                {
+                    _subscribers.Remove(companyId);
+                }
             }
         }
+    }
+
+    private sealed class Subscribers
+    {
+        public HashSet<Action<LiveEvent>> Set { get; } = [];
+
+        public Action<LiveEvent>[]? Snapshot { get; set; }
     }
 
     private sealed class Subscription(InProcessLiveTransport owner, Guid companyId, Action<LiveEvent> onEvent) : IDisposable
@@ -110,7 +140,6 @@ public sealed class InProcessLiveTransport : ILiveTransport
     }
 }
 
-/// <summary>Hands every committed transaction to the transport.</summary>
 public sealed class LiveEventSink(ILiveTransport transport) : IEventSink
 {
     public void Committed(Guid companyId, IReadOnlyList<EventRecord> events)

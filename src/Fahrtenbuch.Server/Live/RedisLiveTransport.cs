@@ -16,7 +16,7 @@ namespace Fahrtenbuch.Server.Live;
 /// </summary>
 public sealed partial class RedisLiveTransport : BackgroundService, ILiveTransport
 {
-    private readonly InProcessLiveTransport _local = new();
+    private readonly InProcessLiveTransport _local;
     private readonly Guid _origin = Guid.NewGuid();
     private readonly Lock _gate = new();
     private readonly Dictionary<Guid, Watched> _watched = [];
@@ -28,8 +28,10 @@ public sealed partial class RedisLiveTransport : BackgroundService, ILiveTranspo
     private readonly ILogger<RedisLiveTransport> _logger;
     private readonly RedisChannel _channel;
 
-    public RedisLiveTransport(IConnectionMultiplexer redis, LiveEventStore store, IOptions<RedisOptions> options, TimeProvider time, ILogger<RedisLiveTransport> logger)
+    public RedisLiveTransport(
+        IConnectionMultiplexer redis, LiveEventStore store, IOptions<RedisOptions> options, TimeProvider time, ILogger<RedisLiveTransport> logger, ILogger<InProcessLiveTransport> localLogger)
     {
+        _local = new InProcessLiveTransport(localLogger);
         _redis = redis;
         _store = store;
         _options = options.Value;
