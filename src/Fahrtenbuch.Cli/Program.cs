@@ -205,6 +205,12 @@ review.SetAction(async (parse, ct) =>
             AnsiConsole.MarkupLine($"  {op.Id} {Markup.Escape(op.Type)} {Markup.Escape(op.UserName ?? "")}: {Markup.Escape(op.Problem?.Code ?? "")} {Markup.Escape(op.Problem?.Detail ?? "")}");
         }
 
+        AnsiConsole.MarkupLine($"Kilometerstände zur Prüfung / odometer readings to review: {queue.Readings.Count}");
+        foreach (var r in queue.Readings)
+        {
+            AnsiConsole.MarkupLine($"  {r.Id} {Markup.Escape(r.Plate ?? "")} {r.Value} km {Markup.Escape(r.RecordedByName ?? "")} ({Markup.Escape(r.Flag)}) {Markup.Escape(r.Note ?? "")}");
+        }
+
         return 0;
     }
 });
@@ -232,8 +238,21 @@ voidTrip.SetAction(async (parse, ct) =>
         return 0;
     }
 });
+var reviewReading = new Argument<Guid>("reading") { Description = "Odometer reading id" };
+var acceptReading = new Command("accept-reading", "Accept a flagged odometer reading as it was recorded") { reviewReading, note };
+acceptReading.SetAction(async (parse, ct) =>
+{
+    var (_, client) = Connect(parse);
+    using (client)
+    {
+        await client.AcceptReadingAsync(parse.GetValue(reviewReading), parse.GetValue(note), ct);
+        AnsiConsole.MarkupLine("Akzeptiert / accepted.");
+        return 0;
+    }
+});
 review.Subcommands.Add(accept);
 review.Subcommands.Add(voidTrip);
+review.Subcommands.Add(acceptReading);
 root.Subcommands.Add(review);
 
 // journal
@@ -290,11 +309,14 @@ root.Subcommands.Add(simulate);
 
 try
 {
-    return await root.Parse(args).InvokeAsync();
+    // Errors are reported below as one line with the problem's code, not as System.CommandLine's stack trace.
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (Exception e) when (e is FahrtenbuchApiException or HttpRequestException or InvalidOperationException)
 {
-    AnsiConsole.MarkupLine($"[red]Fehler / error:[/] {Markup.Escape(e.Message)}");
+    // The problem's stable code first, for scripts; then the server's explanation.
+    var text = e is FahrtenbuchApiException api ? $"{api.Code}: {e.Message}" : e.Message;
+    AnsiConsole.MarkupLine($"[red]Fehler / error:[/] {Markup.Escape(text)}");
     return 1;
 }
 

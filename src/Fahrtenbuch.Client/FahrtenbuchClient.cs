@@ -107,6 +107,10 @@ public sealed class FahrtenbuchClient : IDisposable
     public Task<TripInfo> AcceptReviewAsync(Guid tripId, string? note = null, CancellationToken cancellationToken = default) =>
         PostAsync<TripInfo>($"/api/review/trips/{tripId}/accept", new { note }, cancellationToken);
 
+    /// <summary>Accepts a flagged odometer reading as it was recorded (fleet manager; not one's own reading).</summary>
+    public Task<ReviewReading> AcceptReadingAsync(Guid readingId, string? note = null, CancellationToken cancellationToken = default) =>
+        PostAsync<ReviewReading>($"/api/review/readings/{readingId}/accept", new { note }, cancellationToken);
+
     public Task<TripInfo> VoidReviewAsync(Guid tripId, string reason, CancellationToken cancellationToken = default) =>
         PostAsync<TripInfo>($"/api/review/trips/{tripId}/void", new { reason }, cancellationToken);
 

@@ -61,7 +61,12 @@ public sealed record SyncOperationInfo(
 
 public sealed record ReviewTrip(TripInfo Trip, List<SyncOperationInfo> Operations);
 
-public sealed record ReviewQueue(List<ReviewTrip> Trips, List<SyncOperationInfo> RejectedOperations);
+/// <summary>An odometer reading below the vehicle's known odometer, kept as recorded and waiting for a fleet manager.</summary>
+public sealed record ReviewReading(
+    Guid Id, Guid VehicleId, string? Plate, int Value, DateTimeOffset ReadAt, DateTimeOffset RecordedAt, Guid RecordedBy, string? RecordedByName,
+    string? Note, string Flag, Guid? ResolvedBy, DateTimeOffset? ResolvedAt, string? Resolution);
+
+public sealed record ReviewQueue(List<ReviewTrip> Trips, List<SyncOperationInfo> RejectedOperations, List<ReviewReading> Readings);
 
 /// <summary>One event of the live stream: its log position, type (e.g. <c>trip.started</c>) and JSON data.</summary>
 public sealed record LiveEvent(string? Id, string Type, JsonElement Data);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Json;
 using System.Net.Sockets;
 using Fahrtenbuch.Server.Setup;
 using Fahrtenbuch.Server.Trips;
@@ -43,6 +44,35 @@ public sealed class CliEndToEndTests(KestrelApp app) : IClassFixture<KestrelApp>
 
         var again = await RunAsync(state, "sync");
         Assert.Contains("nothing to send", again.Output);
+    }
+
+    [Fact]
+    public async Task Cli_ShowsAFlaggedOdometerReading_AndTheFleetManagerAcceptsIt()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var ben = await app.LoginAsync("ben@demo.local");
+        var car = await app.NewVehicleAsync(60_000);
+        var recorded = await ben.PostAsJsonAsync($"/api/vehicles/{car}/odometer", new { value = 59_000, note = "Display unscharf" }, ct);
+        recorded.EnsureSuccessStatusCode();
+        var reading = (await recorded.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(ct)).GetProperty("id").GetGuid();
+
+        var state = Path.Combine(app.DataDirectory, "cli-chef");
+        var login = await RunAsync(state, "login", "--server", app.Address.ToString(), "--email", "chef@demo.local", "--password", DemoData.Password);
+        Assert.True(login.Code == 0, login.Output);
+        var queue = await RunAsync(state, "review");
+        Assert.True(queue.Code == 0, queue.Output);
+        Assert.Contains(reading.ToString(), queue.Output);
+        Assert.Contains("59000 km", queue.Output);
+
+        var accepted = await RunAsync(state, "review", "accept-reading", reading.ToString(), "--note", "Tacho getauscht");
+        Assert.True(accepted.Code == 0, accepted.Output);
+        var stored = await app.QueryAsync(db => db.OdometerReadings.IgnoreQueryFilters().SingleAsync(r => r.Id == reading, ct));
+        Assert.NotNull(stored.ReviewResolvedAt);
+        Assert.DoesNotContain(reading.ToString(), (await RunAsync(state, "review")).Output);
+
+        var again = await RunAsync(state, "review", "accept-reading", reading.ToString());
+        Assert.NotEqual(0, again.Code);
+        Assert.Contains("review.not-pending", again.Output);
     }
 
     internal static string DeadServer()
