@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Data;
+using System.IO.Pipelines;
 using System.Net.ServerSentEvents;
 using System.Reflection;
 using System.Text.Json;
@@ -129,9 +130,21 @@ public sealed class LiveEventStream : IResult, IEndpointMetadataProvider, IStatu
                 var next = items.MoveNextAsync();
                 if (unflushed > 0 && (!next.IsCompleted || unflushed >= MaxUnflushedBytes))
                 {
-                    var flush = await body.FlushAsync(stop.Token);
+                    // The feed may be running while we flush; it must have stopped before it is disposed.
+                    FlushResult flush;
+                    try
+                    {
+                        flush = await body.FlushAsync(stop.Token);
+                    }
+                    catch
+                    {
+                        await EndAsync(next, stop);
+                        throw;
+                    }
+
                     if (flush.IsCanceled || flush.IsCompleted)
                     {
+                        await EndAsync(next, stop);
                         return;
                     }
 
@@ -171,6 +184,19 @@ public sealed class LiveEventStream : IResult, IEndpointMetadataProvider, IStatu
         catch (IOException)
         {
             // The connection broke while writing; the client resumes with its last id.
+        }
+    }
+
+    /// <summary>Stops the feed and waits for its pending step, whatever it ends with, so the feed can be disposed.</summary>
+    private static async Task EndAsync(ValueTask<bool> pending, CancellationTokenSource stop)
+    {
+        await stop.CancelAsync();
+        try
+        {
+            await pending;
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException)
+        {
         }
     }
 
