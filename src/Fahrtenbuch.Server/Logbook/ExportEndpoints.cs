@@ -70,14 +70,16 @@ public static class ExportEndpoints
         var disposition = new ContentDispositionHeaderValue("attachment");
         disposition.SetHttpFileName($"fahrtenbuch-{document.Header.Plate.Replace(' ', '-')}-{first:yyyy-MM-dd}-{last:yyyy-MM-dd}.{format}");
         response.Headers.ContentDisposition = disposition.ToString();
-        response.Headers[RowsHeader] = (format is "csv" or "xlsx" ? Records(document).Count() : document.Rows.Count).ToString(CultureInfo.InvariantCulture);
+        // CSV and Excel lines are built once here: counted for the header, then written.
+        var records = format is "csv" or "xlsx" ? Records(document).ToList() : null;
+        response.Headers[RowsHeader] = (records?.Count ?? document.Rows.Count).ToString(CultureInfo.InvariantCulture);
         response.Headers["X-Journal-Fingerprint"] = document.Header.Fingerprint ?? "";
         response.Headers.CacheControl = "no-store";
         switch (format)
         {
             case "csv":
                 response.ContentType = "text/csv; charset=utf-8";
-                await WriteCsvAsync(response.Body, document, cancellationToken);
+                await WriteCsvAsync(response.Body, records!, cancellationToken);
                 break;
             case "json":
                 response.ContentType = "application/json; charset=utf-8";
@@ -85,7 +87,7 @@ public static class ExportEndpoints
                 break;
             case "xlsx":
                 response.ContentType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-                await StreamSynchronousAsync(response.Body, stream => WriteXlsx(stream, document), cancellationToken);
+                await StreamSynchronousAsync(response.Body, stream => WriteXlsx(stream, records!), cancellationToken);
                 break;
             default:
                 response.ContentType = "application/pdf";
@@ -166,7 +168,7 @@ public static class ExportEndpoints
     private static string? Kebab<T>(T? value)
         where T : struct, Enum => value?.ToString().ToLowerInvariant();
 
-    private static async Task WriteCsvAsync(Stream body, LogbookDocument document, CancellationToken cancellationToken)
+    private static async Task WriteCsvAsync(Stream body, List<string?[]> records, CancellationToken cancellationToken)
     {
         // Values stay exactly as recorded (no formula escaping): this file is data for the auditor's software, not a spreadsheet.
         await using var csv = CsvWriter.Create(body, new CsvWriterOptions { Separator = ';', WriteByteOrderMark = true }, leaveOpen: true);
@@ -177,7 +179,7 @@ public static class ExportEndpoints
 
         await csv.EndRecordAsync(cancellationToken);
         var written = 0;
-        foreach (var record in Records(document))
+        foreach (var record in records)
         {
             foreach (var field in record)
             {
@@ -222,7 +224,7 @@ public static class ExportEndpoints
     }
 
     /// <summary>A minimal SpreadsheetML workbook (one sheet, inline strings, bold header), written directly into a zip stream.</summary>
-    private static void WriteXlsx(Stream output, LogbookDocument document)
+    private static void WriteXlsx(Stream output, List<string?[]> records)
     {
         using var zip = new ZipArchive(output, ZipArchiveMode.Create, leaveOpen: true);
         void Part(string name, string xml)
@@ -247,7 +249,7 @@ public static class ExportEndpoints
         }
 
         sheet.Write("</row>");
-        foreach (var record in Records(document))
+        foreach (var record in records)
         {
             sheet.Write("<row>");
             for (var i = 0; i < record.Length; i++)
