@@ -39,6 +39,15 @@ public sealed class Metrics
         }
     }
 
+    /// <summary>Starts the measured part of a run: deliveries and latencies from here on; losses and duplicates stay counted.</summary>
+    public void ResetDeliveriesAndLatency()
+    {
+        Array.Clear(_histogram);
+        Interlocked.Exchange(ref _deliveries, 0);
+        Interlocked.Exchange(ref _latencySamples, 0);
+        Interlocked.Exchange(ref _maxLatencyTicks, 0);
+    }
+
     public double PercentileMs(double p)
     {
         var total = Interlocked.Read(ref _latencySamples);

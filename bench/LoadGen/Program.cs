@@ -4,13 +4,14 @@ using System.Net;
 using System.Net.Sockets;
 using LoadGen;
 
-// Usage: LoadGen <repo root> [--targets a,b] [--scenarios a,b] [--seconds N] [--writers N] [--out file.md]
+// Usage: LoadGen <repo root> [--targets a,b] [--scenarios a,b] [--seconds N] [--warmup N] [--writers N] [--out file.md]
 // Starts each server in turn on 127.0.0.1, drives it with the same subscribers and publisher, prints a table.
 var root = Path.GetFullPath(args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? ".");
 string Option(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
 var targets = Option("--targets", "ws,sse,socketio,signalr,aspnet-sse,fahrtenbuch").Split(',');
 var scenarios = Option("--scenarios", "steady-1k,steady-10k,steady-20k,burst,reconnect,write,idle").Split(',');
 var seconds = int.Parse(Option("--seconds", "15"), CultureInfo.InvariantCulture);
+var warmup = int.Parse(Option("--warmup", "10"), CultureInfo.InvariantCulture);
 var output = Option("--out", "");
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 
@@ -28,7 +29,7 @@ foreach (var scenario in scenarios)
         try
         {
             await target.StartAsync(FreePort());
-            var row = await RunAsync(target, scenario, seconds);
+            var row = await RunAsync(target, scenario, seconds, warmup);
             rows.Add(row);
             Console.Error.WriteLine(string.Join(" | ", row));
         }
@@ -67,7 +68,7 @@ static int FreePort()
     return ((IPEndPoint)listener.LocalEndpoint).Port;
 }
 
-static async Task<string[]> RunAsync(Target target, string scenario, int seconds)
+static async Task<string[]> RunAsync(Target target, string scenario, int seconds, int warmupSeconds)
 {
     var (subscribers, rate, idle) = scenario switch
     {
@@ -83,6 +84,13 @@ static async Task<string[]> RunAsync(Target target, string scenario, int seconds
     };
     var metrics = new Metrics();
     using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+
+    // Every server is warmed up first, unmeasured: a server runs for days, so what counts is its steady state, not the JIT
+    // compiling its first requests (.NET tiers a method up only after it ran often enough). Before the subscribers connect,
+    // 16 writers publish as fast as they can for 3 s; once they are connected, the scenario's own load runs for --warmup
+    // seconds. Order checks (lost, duplicated) cover the warm-up too. --warmup 0 measures a cold server.
+    var warm = !idle && warmupSeconds > 0;
+    var warmed = warm ? await WriteAsFastAsPossibleAsync(target, Math.Min(3, warmupSeconds), 0, cts.Token) : 0;
     var before = ProcessSample.Read(target.Pid);
     var subs = await ConnectAsync(target, subscribers, metrics, cts.Token);
     await Task.Delay(1000);
@@ -90,6 +98,13 @@ static async Task<string[]> RunAsync(Target target, string scenario, int seconds
     var perConnectionKiB = (connected.RssBytes - before.RssBytes) / 1024.0 / Math.Max(1, subs.Count);
     string extra = "";
     long published = 0;
+    if (warm && scenario != "write")
+    {
+        warmed += await PublishAtRateAsync(target, rate, warmupSeconds, warmed, cts.Token);
+        await DrainAsync(metrics);
+        metrics.ResetDeliveriesAndLatency();
+        connected = ProcessSample.Read(target.Pid);
+    }
 
     if (idle)
     {
@@ -98,22 +113,12 @@ static async Task<string[]> RunAsync(Target target, string scenario, int seconds
     else if (scenario == "write")
     {
         var watch = Stopwatch.StartNew();
-        var workers = Enumerable.Range(0, 16).Select(async w =>
-        {
-            long n = 0;
-            while (watch.Elapsed < TimeSpan.FromSeconds(seconds))
-            {
-                await target.PublishAsync(w + (16 * n++), cts.Token);
-            }
-
-            Interlocked.Add(ref published, n);
-        }).ToList();
-        await Task.WhenAll(workers);
+        published = await WriteAsFastAsPossibleAsync(target, seconds, warmed, cts.Token);
         extra = $"{published * target.EventsPerPublish / watch.Elapsed.TotalSeconds:F0} events/s";
     }
     else
     {
-        published = await PublishAtRateAsync(target, rate, seconds, 0, cts.Token);
+        published = await PublishAtRateAsync(target, rate, seconds, warmed, cts.Token);
     }
 
     var cpuStart = connected.CpuSeconds;
@@ -128,7 +133,7 @@ static async Task<string[]> RunAsync(Target target, string scenario, int seconds
         }
 
         // The storm: every subscriber misses 100 events (written within one second), then all resume at once.
-        var missed = await PublishAtRateAsync(target, eventsPerSecond: 100, seconds: 1, published, cts.Token);
+        var missed = await PublishAtRateAsync(target, eventsPerSecond: 100, seconds: 1, warmed + published, cts.Token);
         published += missed;
         var watch = Stopwatch.StartNew();
         var resumed = new List<Subscriber>();
@@ -241,6 +246,26 @@ static async Task<long> PublishAtRateAsync(Target target, int eventsPerSecond, i
 
     await Task.WhenAll(pending);
     return total;
+}
+
+/// <summary>16 writers publishing back to back for the given time; returns how many publishes they made.</summary>
+static async Task<long> WriteAsFastAsPossibleAsync(Target target, int seconds, long firstSequence, CancellationToken cancellationToken)
+{
+    const int Writers = 16;
+    var watch = Stopwatch.StartNew();
+    long published = 0;
+    var workers = Enumerable.Range(0, Writers).Select(async w =>
+    {
+        long n = 0;
+        while (watch.Elapsed < TimeSpan.FromSeconds(seconds))
+        {
+            await target.PublishAsync(firstSequence + w + (Writers * n++), cancellationToken);
+        }
+
+        Interlocked.Add(ref published, n);
+    }).ToList();
+    await Task.WhenAll(workers);
+    return published;
 }
 
 static async Task DrainAsync(Metrics metrics)

@@ -1,9 +1,6 @@
-using System.Buffers;
 using System.Data;
-using System.IO.Pipelines;
 using System.Net.ServerSentEvents;
 using System.Reflection;
-using System.Text.Json;
 using Fahrtenbuch.Server.Accounts;
 using Fahrtenbuch.Server.Infrastructure;
 using Fahrtenbuch.Server.Trips;
@@ -43,8 +40,7 @@ public static class LiveEndpoints
     /// <c>Last-Event-ID</c> header (or <c>after</c> for a first connect from a snapshot position).
     /// </summary>
     public static async Task<LiveEventStream> Stream(
-        HttpContext http, CurrentUser me, LiveConnections connections, LiveFeed feed, LiveEventStore store, IOptions<LiveOptions> options,
-        TimeProvider time, CancellationToken cancellationToken, Guid? vehicleId = null, bool mine = false, string? after = null)
+        HttpContext http, CurrentUser me, LiveConnections connections, LiveEventStore store, CancellationToken cancellationToken, Guid? vehicleId = null, bool mine = false, string? after = null)
     {
         var header = http.Request.Headers[LastEventIdHeader];
 
@@ -52,7 +48,7 @@ public static class LiveEndpoints
         var lastEventId = header.Count > 0 ? header.ToString()
             : after ?? (await store.BoundsAsync(me.CompanyId, after: null, cancellationToken)).Head.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var connection = connections.Open(me, LiveTransports.Sse);
-        return new LiveEventStream(feed, connection, LiveViewer.From(me), new LiveFilter(vehicleId, mine), lastEventId, options.Value, time);
+        return new LiveEventStream(connection, LiveViewer.From(me), new LiveFilter(vehicleId, mine), lastEventId);
     }
 
     /// <summary>Vehicles with status and odometer, the active trips (restricted per viewer), and the log position they reflect.</summary>
@@ -73,33 +69,23 @@ public static class LiveEndpoints
 }
 
 /// <summary>
-/// Writes a live feed as <c>text/event-stream</c>. Event frames come pre-encoded by <see cref="SseFormatter"/>
-/// (once per event, not per subscriber); heartbeats are comment lines, which <c>ServerSentEventsResult</c>
-/// cannot write (see docs/adr/0002-live-fan-out.md).
+/// Writes a live feed as <c>text/event-stream</c> through an <see cref="SseSubscriber"/>. Event frames come pre-encoded by
+/// <see cref="SseFormatter"/> (once per event, not per subscriber); heartbeats are comment lines, which
+/// <c>ServerSentEventsResult</c> cannot write (see docs/adr/0002-live-fan-out.md).
 /// </summary>
 public sealed class LiveEventStream : IResult, IEndpointMetadataProvider, IStatusCodeHttpResult
 {
-    /// <summary>A long replay is sent in pieces of about this size rather than buffered whole.</summary>
-    private const int MaxUnflushedBytes = 64 * 1024;
-
-    private readonly LiveFeed _feed;
     private readonly LiveConnection _connection;
     private readonly LiveViewer _viewer;
     private readonly LiveFilter _filter;
     private readonly string? _lastEventId;
-    private readonly LiveOptions _options;
-    private readonly TimeProvider _time;
 
-    internal LiveEventStream(
-        LiveFeed feed, LiveConnection connection, LiveViewer viewer, LiveFilter filter, string? lastEventId, LiveOptions options, TimeProvider time)
+    internal LiveEventStream(LiveConnection connection, LiveViewer viewer, LiveFilter filter, string? lastEventId)
     {
-        _time = time;
-        _feed = feed;
         _connection = connection;
         _viewer = viewer;
         _filter = filter;
         _lastEventId = lastEventId;
-        _options = options;
     }
 
     public int? StatusCode => StatusCodes.Status200OK;
@@ -107,6 +93,7 @@ public sealed class LiveEventStream : IResult, IEndpointMetadataProvider, IStatu
     public async Task ExecuteAsync(HttpContext httpContext)
     {
         using var connection = _connection;
+        var services = httpContext.RequestServices;
         var response = httpContext.Response;
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache, no-store";
@@ -115,93 +102,19 @@ public sealed class LiveEventStream : IResult, IEndpointMetadataProvider, IStatu
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(httpContext.RequestAborted, connection.Closing);
         using var slowConsumer = new AbortWhileActive(httpContext);
-        var body = response.BodyWriter;
-        var transport = Telemetry.TransportTag(LiveTransports.Sse);
-        try
-        {
-            // Frames go into the response pipe as the feed yields them and are flushed (one socket write) only when the
-            // feed has nothing more ready: a replay of a hundred events is one send, a live event still leaves at once.
-            var prelude = SseFrames.Prelude(_options.RetryMilliseconds);
-            body.Write<byte>(prelude);
-            var unflushed = prelude.Length;
-            await using var items = _feed.ReadAsync(_viewer, _filter, _lastEventId, slowConsumer.Cut, stop.Token).GetAsyncEnumerator(stop.Token);
-            while (true)
-            {
-                var next = items.MoveNextAsync();
-                if (unflushed > 0 && (!next.IsCompleted || unflushed >= MaxUnflushedBytes))
-                {
-                    // The feed may be running while we flush; it must have stopped before it is disposed.
-                    FlushResult flush;
-                    try
-                    {
-                        flush = await body.FlushAsync(stop.Token);
-                    }
-                    catch
-                    {
-                        await EndAsync(next, stop);
-                        throw;
-                    }
+        var subscriber = new SseSubscriber(
+            response.BodyWriter, _viewer, _filter, services.GetRequiredService<IOptions<LiveOptions>>().Value,
+            services.GetRequiredService<TimeProvider>(), slowConsumer.Cut);
 
-                    if (flush.IsCanceled || flush.IsCompleted)
-                    {
-                        await EndAsync(next, stop);
-                        return;
-                    }
-
-                    unflushed = 0;
-                }
-
-                if (!await next)
-                {
-                    break;
-                }
-
-                var item = items.Current;
-                var frame = item.Kind switch
-                {
-                    LiveItemKind.Event => item.Full ? item.Event!.FullFrame : item.Event!.RestrictedFrame,
-                    LiveItemKind.Heartbeat => SseFrames.Heartbeat,
-                    LiveItemKind.Reset => Control(LiveControl.Reset, new ResetNotice("position-unavailable", item.Position), item.Position, _options.RetryMilliseconds),
-                    _ => Control(LiveControl.Shutdown, new ShutdownNotice("server-stopping", _options.ShutdownRetryMilliseconds), null, _options.ShutdownRetryMilliseconds),
-                };
-                body.Write(frame.Span);
-                unflushed += frame.Length;
-                if (item.Kind == LiveItemKind.Event)
-                {
-                    Telemetry.RecordDelivered(item.Event!.OccurredAt, item.Replayed, _time, transport);
-                }
-            }
-
-            if (unflushed > 0)
-            {
-                await body.FlushAsync(stop.Token);
-            }
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-            // The client left, or the session ended: the stream just ends.
-        }
-        catch (IOException)
-        {
-            // The connection broke while writing; the client resumes with its last id.
-        }
-    }
-
-    /// <summary>Stops the feed and waits for its pending step, whatever it ends with, so the feed can be disposed.</summary>
-    private static async Task EndAsync(ValueTask<bool> pending, CancellationTokenSource stop)
-    {
-        await stop.CancelAsync();
-        try
-        {
-            await pending;
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException)
-        {
-        }
+        // Subscribed before the stream reads where the log stands, so nothing committed in between is missed.
+        using var subscription = services.GetRequiredService<ILiveTransport>().Subscribe(_viewer.CompanyId, subscriber.OnEvents);
+        await subscriber.RunAsync(
+            services.GetRequiredService<LiveFeed>(), services.GetRequiredService<LiveEventStore>(), _lastEventId, stop.Token,
+            services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
     }
 
     /// <summary>
-    /// Aborts the connection when the feed finds this client too slow (on the publisher's thread), but only while this
+    /// Aborts the connection when the stream finds this client too slow (on the publisher's thread), but only while this
     /// response runs: once it has ended, Kestrel may reuse the context for the next request on the same connection.
     /// </summary>
     private sealed class AbortWhileActive(HttpContext context) : IDisposable
@@ -229,13 +142,6 @@ public sealed class LiveEventStream : IResult, IEndpointMetadataProvider, IStatu
             }
         }
     }
-
-    private static byte[] Control(string type, object payload, long? position, int retryMilliseconds) =>
-        SseFrames.Encode(new SseItem<string>(JsonSerializer.Serialize(payload, payload.GetType(), ApiJson.Options), type)
-        {
-            EventId = position?.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ReconnectionInterval = TimeSpan.FromMilliseconds(retryMilliseconds),
-        });
 
     static void IEndpointMetadataProvider.PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>
         builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(string), ["text/event-stream"]));

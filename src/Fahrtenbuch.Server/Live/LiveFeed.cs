@@ -37,6 +37,9 @@ public enum LiveItemKind
 /// </summary>
 public readonly record struct LiveItem(LiveItemKind Kind, long Position, LiveEvent? Event = null, bool Full = false, bool Replayed = false);
 
+/// <summary>Where a stream starts: it has everything up to <paramref name="After"/>; <paramref name="Reset"/> when it must reload first.</summary>
+internal readonly record struct LiveStart(long After, long Head, bool Reset);
+
 /// <summary>Reads the company's log from the database (replay and gap filling).</summary>
 // The transport is resolved on first use: the Redis transport itself reads the log through this store.
 public sealed class LiveEventStore(IServiceScopeFactory scopes, IServiceProvider services, IOptions<LiveOptions> options) : IDisposable
@@ -144,23 +147,26 @@ internal sealed class RecentEvents(int capacity)
     private long _first;
     private long _last;
 
-    public void Add(LiveEvent e)
+    public void Add(IReadOnlyList<LiveEvent> events)
     {
         lock (_gate)
         {
-            if (_last != 0 && e.Position <= _last)
+            foreach (var e in events)
             {
-                return;
-            }
+                if (_last != 0 && e.Position <= _last)
+                {
+                    continue;
+                }
 
-            if (_last == 0 || e.Position != _last + 1)
-            {
-                _first = e.Position;
-            }
+                if (_last == 0 || e.Position != _last + 1)
+                {
+                    _first = e.Position;
+                }
 
-            _last = e.Position;
-            _ring[e.Position % capacity] = e;
-            _first = Math.Max(_first, _last - capacity + 1);
+                _last = e.Position;
+                _ring[e.Position % capacity] = e;
+                _first = Math.Max(_first, _last - capacity + 1);
+            }
         }
     }
 
@@ -220,30 +226,23 @@ public sealed class LiveFeed(ILiveTransport transport, LiveEventStore store, IOp
         });
         var overflowed = 0;
         var live = 0;
-        using var subscription = transport.Subscribe(viewer.CompanyId, e =>
+        using var subscription = transport.Subscribe(viewer.CompanyId, events =>
         {
-            if (!queue.Writer.TryWrite(e) && Interlocked.Exchange(ref overflowed, 1) == 0 && Volatile.Read(ref live) == 1)
+            foreach (var e in events)
             {
-                Telemetry.LiveQueueDrops.Add(1);
-                slowConsumer();
+                if (!queue.Writer.TryWrite(e) && Interlocked.Exchange(ref overflowed, 1) == 0 && Volatile.Read(ref live) == 1)
+                {
+                    Telemetry.LiveQueueDrops.Add(1);
+                    slowConsumer();
+                }
             }
         });
 
-        long? after = long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) ? parsed : null;
-        var (head, oldest) = await store.BoundsAsync(viewer.CompanyId, after, cancellationToken);
-        long sent;
-        if (lastEventId is null)
+        var start = await StartAsync(viewer, lastEventId, cancellationToken);
+        var (sent, head) = (start.After, start.Head);
+        if (start.Reset)
         {
-            sent = head;
-        }
-        else if (after is { } resumeAfter && resumeAfter <= head && resumeAfter >= oldest - 1)
-        {
-            sent = resumeAfter;
-        }
-        else
-        {
-            sent = head;
-            yield return new LiveItem(LiveItemKind.Reset, head);
+            yield return new LiveItem(LiveItemKind.Reset, sent);
         }
 
         // Catch up from the log. A queue that overflows meanwhile is emptied: everything it dropped is in the database.
@@ -356,8 +355,27 @@ public sealed class LiveFeed(ILiveTransport transport, LiveEventStore store, IOp
         }
     }
 
+    /// <summary>
+    /// Where a stream starts: after the client's <paramref name="lastEventId"/> when the log still holds everything after it,
+    /// otherwise at the head with a reset (the client reloads its snapshot). <c>Head</c> is the last position committed when
+    /// the stream subscribed: events up to it are a replay, later ones are live.
+    /// </summary>
+    internal async Task<LiveStart> StartAsync(LiveViewer viewer, string? lastEventId, CancellationToken cancellationToken)
+    {
+        long? after = long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) ? parsed : null;
+        var (head, oldest) = await store.BoundsAsync(viewer.CompanyId, after, cancellationToken);
+        if (lastEventId is null)
+        {
+            return new LiveStart(head, head, Reset: false);
+        }
+
+        return after is { } resumeAfter && resumeAfter <= head && resumeAfter >= oldest - 1
+            ? new LiveStart(resumeAfter, head, Reset: false)
+            : new LiveStart(head, head, Reset: true);
+    }
+
     /// <summary>The viewer's own account was disabled: the stream ends before that event, wherever it is read from.</summary>
-    private static bool EndsStream(LiveEvent e, LiveViewer viewer) => e.Type == EventTypes.UserDisabled && e.OwnerId == viewer.UserId;
+    internal static bool EndsStream(LiveEvent e, LiveViewer viewer) => e.Type == EventTypes.UserDisabled && e.OwnerId == viewer.UserId;
 
     private enum WaitOutcome
     {

@@ -14,8 +14,11 @@ public interface ILiveTransport
     /// <summary>Hands committed events of one company to every subscriber of that company (on every instance).</summary>
     void Publish(Guid companyId, IReadOnlyList<EventRecord> events);
 
-    /// <summary>Registers a callback for a company's events. It runs on the publisher's thread and must not block.</summary>
-    IDisposable Subscribe(Guid companyId, Action<LiveEvent> onEvent);
+    /// <summary>
+    /// Registers a callback for a company's events. It gets the events of one commit (or of one gap fill) at once, in log
+    /// order, so a subscriber can write them to its socket in one go. It runs on the publisher's thread and must not block.
+    /// </summary>
+    IDisposable Subscribe(Guid companyId, Action<IReadOnlyList<LiveEvent>> onEvents);
 }
 
 /// <summary>Fan-out inside this process: each event is encoded once and handed to the company's subscribers.</summary>
@@ -41,16 +44,18 @@ public sealed partial class InProcessLiveTransport(ILogger<InProcessLiveTranspor
                 return;
             }
 
-            foreach (var record in events)
-            {
-                Hand(companyId, new LiveEvent(record), subscribers);
-            }
+            Hand(companyId, events.Select(record => new LiveEvent(record)).ToArray(), subscribers);
         }
     }
 
     /// <summary>Hands already decoded events to this process's subscribers (the Redis transport's gap fill).</summary>
     public void Deliver(Guid companyId, IReadOnlyList<LiveEvent> events)
     {
+        if (events.Count == 0)
+        {
+            return;
+        }
+
         lock (_gate)
         {
             if (Current(companyId) is not { } subscribers)
@@ -58,14 +63,11 @@ public sealed partial class InProcessLiveTransport(ILogger<InProcessLiveTranspor
                 return;
             }
 
-            foreach (var live in events)
-            {
-                Hand(companyId, live, subscribers);
-            }
+            Hand(companyId, events, subscribers);
         }
     }
 
-    public IDisposable Subscribe(Guid companyId, Action<LiveEvent> onEvent)
+    public IDisposable Subscribe(Guid companyId, Action<IReadOnlyList<LiveEvent>> onEvents)
     {
         lock (_gate)
         {
@@ -75,36 +77,36 @@ public sealed partial class InProcessLiveTransport(ILogger<InProcessLiveTranspor
                 _subscribers[companyId] = subscribers;
             }
 
-            subscribers.Set.Add(onEvent);
+            subscribers.Set.Add(onEvents);
             subscribers.Snapshot = null;
         }
 
-        return new Subscription(this, companyId, onEvent);
+        return new Subscription(this, companyId, onEvents);
     }
 
     // The events are committed: a subscriber that throws must neither fail the write that published them nor starve the others.
-    private void Hand(Guid companyId, LiveEvent live, Action<LiveEvent>[] subscribers)
+    private void Hand(Guid companyId, IReadOnlyList<LiveEvent> events, Action<IReadOnlyList<LiveEvent>>[] subscribers)
     {
         foreach (var subscriber in subscribers)
         {
             try
             {
-                subscriber(live);
+                subscriber(events);
             }
             catch (Exception e)
             {
-                LogSubscriberFailed(e, companyId, live.Position);
+                LogSubscriberFailed(e, companyId, events[0].Position, events[^1].Position);
             }
         }
     }
 
-    [LoggerMessage(LogLevel.Error, "A live subscriber of company {CompanyId} failed on the event at position {Position}")]
-    private partial void LogSubscriberFailed(Exception exception, Guid companyId, long position);
+    [LoggerMessage(LogLevel.Error, "A live subscriber of company {CompanyId} failed on the events at positions {First}-{Last}")]
+    private partial void LogSubscriberFailed(Exception exception, Guid companyId, long first, long last);
 
-    private Action<LiveEvent>[]? Current(Guid companyId) =>
+    private Action<IReadOnlyList<LiveEvent>>[]? Current(Guid companyId) =>
         _subscribers.TryGetValue(companyId, out var subscribers) ? subscribers.Snapshot ??= [.. subscribers.Set] : null;
 
-    private void Unsubscribe(Guid companyId, Action<LiveEvent> onEvent)
+    private void Unsubscribe(Guid companyId, Action<IReadOnlyList<LiveEvent>> onEvent)
     {
         lock (_gate)
         {
@@ -121,12 +123,12 @@ public sealed partial class InProcessLiveTransport(ILogger<InProcessLiveTranspor
 
     private sealed class Subscribers
     {
-        public HashSet<Action<LiveEvent>> Set { get; } = [];
+        public HashSet<Action<IReadOnlyList<LiveEvent>>> Set { get; } = [];
 
-        public Action<LiveEvent>[]? Snapshot { get; set; }
+        public Action<IReadOnlyList<LiveEvent>>[]? Snapshot { get; set; }
     }
 
-    private sealed class Subscription(InProcessLiveTransport owner, Guid companyId, Action<LiveEvent> onEvent) : IDisposable
+    private sealed class Subscription(InProcessLiveTransport owner, Guid companyId, Action<IReadOnlyList<LiveEvent>> onEvent) : IDisposable
     {
         private int _disposed;
 

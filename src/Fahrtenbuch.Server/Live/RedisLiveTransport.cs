@@ -52,7 +52,7 @@ public sealed partial class RedisLiveTransport : BackgroundService, ILiveTranspo
         _ = PublishAsync(RedisLiveMessage.Encode(_origin, companyId, events), events.Count);
     }
 
-    public IDisposable Subscribe(Guid companyId, Action<LiveEvent> onEvent)
+    public IDisposable Subscribe(Guid companyId, Action<IReadOnlyList<LiveEvent>> onEvents)
     {
         lock (_gate)
         {
@@ -64,7 +64,7 @@ public sealed partial class RedisLiveTransport : BackgroundService, ILiveTranspo
             watched.Subscribers++;
         }
 
-        return new Subscription(this, companyId, _local.Subscribe(companyId, onEvent));
+        return new Subscription(this, companyId, _local.Subscribe(companyId, onEvents));
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
