@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Fahrtenbuch.Server.Infrastructure;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
@@ -57,6 +58,9 @@ public static class AuthenticationSetup
             .AddJwtBearer(o =>
             {
                 o.MapInboundClaims = false;
+
+                // Nothing reads the token back from the authentication properties; a live stream would keep a copy for hours.
+                o.SaveToken = false;
                 o.Events = new JwtBearerEvents
                 {
                     OnTokenValidated = ValidateSessionAsync,
@@ -142,7 +146,15 @@ public static class AuthenticationSetup
         if (user is null || !await sessions.IsActiveAsync(user.Id, user.SessionId, context.HttpContext.RequestAborted))
         {
             context.Fail("The session has ended.");
+            return;
         }
+
+        // Keep only the claims the server reads. The token's own principal also carries the registered claims (exp, iat, iss,
+        // aud, ...) with their JSON-type properties and the parsed token, twice over once authorization clones it, and a
+        // live stream holds its request's principal for hours: about 5 KiB per open stream (docs/benchmarks.md).
+        context.Principal = new ClaimsPrincipal(new ClaimsIdentity(
+            context.Principal!.Claims.Where(c => Claims.Kept.Contains(c.Type)).Select(c => new Claim(Claims.Kept.TryGetValue(c.Type, out var type) ? type : c.Type, c.Value)),
+            JwtBearerDefaults.AuthenticationScheme, Claims.Name, Claims.Role));
     }
 
     internal static Task WriteProblemAsync(HttpContext context, int status, string code, string detail)

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Security.Claims;
 
 namespace Fahrtenbuch.Server.Accounts;
@@ -10,6 +11,9 @@ public static class Claims
     public const string Role = "role";
     public const string SessionId = "sid";
     public const string Name = "name";
+
+    /// <summary>The claims a request's principal keeps; the others in an access token are checked and dropped.</summary>
+    public static readonly FrozenSet<string> Kept = FrozenSet.Create(UserId, CompanyId, Role, SessionId, Name);
 
     public static IEnumerable<Claim> For(User user, Guid sessionId) =>
     [

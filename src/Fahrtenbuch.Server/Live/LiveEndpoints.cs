@@ -100,6 +100,9 @@ public sealed class LiveEventStream : IResult, IEndpointMetadataProvider, IStatu
         response.Headers["X-Accel-Buffering"] = "no";
         httpContext.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
 
+        // The request is authenticated; a stream that stays open for hours need not keep the bearer token (1 KiB each).
+        httpContext.Request.Headers.Authorization = default;
+
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(httpContext.RequestAborted, connection.Closing);
         using var slowConsumer = new AbortWhileActive(httpContext);
         var subscriber = new SseSubscriber(

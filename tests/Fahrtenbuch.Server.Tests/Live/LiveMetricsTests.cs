@@ -37,6 +37,15 @@ public sealed class LiveMetricsTests(LiveAppFactory app) : IClassFixture<LiveApp
         var items = await stream.UntilAsync(i => i.EventType == EventTypes.TripStarted);
         Assert.True(await first);
 
+        // The hub may have subscribed after the start was committed (then it came as a replay, which has no lag);
+        // now that its stream is running, the completion reaches both transports live.
+        var trip = await started.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(cancellationToken);
+        var completed = await anna.PostAsJsonAsync($"/api/trips/{trip.GetProperty("id").GetGuid()}/complete",
+            new { endOdometer = vehicle.CurrentOdometer + 5, category = "private", destination = "Baggersee", endPlace = "Zuhause" }, cancellationToken);
+        completed.EnsureSuccessStatusCode();
+        items.AddRange(await stream.UntilAsync(i => i.EventType == EventTypes.TripCompleted));
+        Assert.True(await messages.MoveNextAsync());
+
         var after = await PrometheusText.UntilAsync(scraper, now =>
             Moved(before, now, "fahrtenbuch_live_events_published_total") >= 1
             && Moved(before, now, "fahrtenbuch_live_events_delivered_total", Sse) >= items.Count(i => i.EventType == EventTypes.TripStarted)
