@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Fahrtenbuch.Server.Events;
 using Fahrtenbuch.Server.Infrastructure;
 
@@ -21,51 +22,50 @@ public interface ILiveTransport
     IDisposable Subscribe(Guid companyId, Action<IReadOnlyList<LiveEvent>> onEvents);
 }
 
-/// <summary>Fan-out inside this process: each event is encoded once and handed to the company's subscribers.</summary>
-public sealed partial class InProcessLiveTransport(ILogger<InProcessLiveTransport> logger) : ILiveTransport
+/// <summary>
+/// Fan-out inside this process. Writers only encode their events (once, for every subscriber) and queue them; one loop hands
+/// them to the company's subscribers in the order they were queued. So a commit never waits for thousands of socket writes,
+/// and whatever was committed while the loop was busy goes out together: one write per subscriber for several commits.
+/// </summary>
+public sealed partial class InProcessLiveTransport : ILiveTransport, IDisposable
 {
+    /// <summary>Events handed out in one round at most, so one subscriber's pipe never gets a huge write at once.</summary>
+    private const int MaxEventsPerRound = 256;
+
     // Subscribing is O(1) (a storm of thousands of streams must not copy the list per stream); the array handed out for a
     // fan-out is rebuilt at most once per membership change. A fan-out runs under the lock, so a subscriber registered
-    // after it returns sees every event that fan-out handed to the others (the replay tail of LiveEventStore relies on it).
+    // after it returns sees every event handed out later (the replay tail of LiveEventStore relies on it).
     private readonly Lock _gate = new();
     private readonly Dictionary<Guid, Subscribers> _subscribers = [];
+    private readonly Channel<(Guid CompanyId, IReadOnlyList<LiveEvent> Events)> _queue =
+        Channel.CreateUnbounded<(Guid, IReadOnlyList<LiveEvent>)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ILogger<InProcessLiveTransport> _logger;
+
+    public InProcessLiveTransport(ILogger<InProcessLiveTransport> logger)
+    {
+        _logger = logger;
+        _ = Task.Run(FanOutAsync);
+    }
 
     public void Publish(Guid companyId, IReadOnlyList<EventRecord> events)
     {
-        if (events.Count == 0)
+        if (events.Count > 0)
         {
-            return;
-        }
-
-        lock (_gate)
-        {
-            if (Current(companyId) is not { } subscribers)
-            {
-                return;
-            }
-
-            Hand(companyId, events.Select(record => new LiveEvent(record)).ToArray(), subscribers);
+            _queue.Writer.TryWrite((companyId, events.Select(record => new LiveEvent(record)).ToArray()));
         }
     }
 
     /// <summary>Hands already decoded events to this process's subscribers (the Redis transport's gap fill).</summary>
     public void Deliver(Guid companyId, IReadOnlyList<LiveEvent> events)
     {
-        if (events.Count == 0)
+        if (events.Count > 0)
         {
-            return;
-        }
-
-        lock (_gate)
-        {
-            if (Current(companyId) is not { } subscribers)
-            {
-                return;
-            }
-
-            Hand(companyId, events, subscribers);
+            _queue.Writer.TryWrite((companyId, events));
         }
     }
+
+    /// <summary>Stops the fan-out; events still queued are dropped (subscribers resume from the log).</summary>
+    public void Dispose() => _queue.Writer.TryComplete();
 
     public IDisposable Subscribe(Guid companyId, Action<IReadOnlyList<LiveEvent>> onEvents)
     {
@@ -84,8 +84,42 @@ public sealed partial class InProcessLiveTransport(ILogger<InProcessLiveTranspor
         return new Subscription(this, companyId, onEvents);
     }
 
-    // The events are committed: a subscriber that throws must neither fail the write that published them nor starve the others.
-    private void Hand(Guid companyId, IReadOnlyList<LiveEvent> events, Action<IReadOnlyList<LiveEvent>>[] subscribers)
+    private async Task FanOutAsync()
+    {
+        var reader = _queue.Reader;
+        var round = new Dictionary<Guid, List<LiveEvent>>();
+        while (await reader.WaitToReadAsync())
+        {
+            // Everything queued meanwhile, per company in queue order (which is log order for each writer's commit).
+            var count = 0;
+            while (count < MaxEventsPerRound && reader.TryRead(out var item))
+            {
+                if (!round.TryGetValue(item.CompanyId, out var events))
+                {
+                    round[item.CompanyId] = events = [];
+                }
+
+                events.AddRange(item.Events);
+                count += item.Events.Count;
+            }
+
+            lock (_gate)
+            {
+                foreach (var (companyId, events) in round)
+                {
+                    if (Current(companyId) is { } subscribers)
+                    {
+                        Hand(companyId, events, subscribers);
+                    }
+                }
+            }
+
+            round.Clear();
+        }
+    }
+
+    // The events are committed: a subscriber that throws must neither stop the fan-out nor starve the others.
+    private void Hand(Guid companyId, List<LiveEvent> events, Action<IReadOnlyList<LiveEvent>>[] subscribers)
     {
         foreach (var subscriber in subscribers)
         {
