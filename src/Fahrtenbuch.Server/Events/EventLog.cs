@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Fahrtenbuch.Server.Infrastructure;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Storage;
 
 namespace Fahrtenbuch.Server.Events;
@@ -23,7 +22,7 @@ public sealed class EventLog(AppDbContext db, TimeProvider time, IEnumerable<IEv
 
         // SQLite has one writer per file; queueing here is fair and wakes the next writer at once, where the
         // database's busy handler would sleep and retry with growing pauses.
-        var gated = db.Database.IsSqlite();
+        var gated = db is SqliteAppDbContext;
         if (gated)
         {
             await gate.WaitAsync(cancellationToken);
@@ -143,13 +142,20 @@ public sealed class LogTransaction : IAsyncDisposable
 
         // The caller's cancellation must not abort a commit whose outcome it could then not know.
         await _transaction.CommitAsync(CancellationToken.None);
-
-        // The next writer may start now; building the caller's response needs no lock.
-        await DisposeAsync();
-        Telemetry.RecordWritten(_events);
-        foreach (var sink in _sinks)
+        try
         {
-            sink.Committed(_companyId, _events);
+            // Still under the lock, so on SQLite the live fan-out sees the company's events in position order and need
+            // not repair a gap from the database.
+            Telemetry.RecordWritten(_events);
+            foreach (var sink in _sinks)
+            {
+                sink.Committed(_companyId, _events);
+            }
+        }
+        finally
+        {
+            // The next writer may start now; building the caller's response needs no lock.
+            await DisposeAsync();
         }
     }
 
@@ -190,12 +196,14 @@ internal static class LogHeadCommand
         command.CommandText = advanceTo is null
             ? "UPDATE \"Companies\" SET \"LogHead\" = \"LogHead\" WHERE \"Id\" = @company RETURNING \"LogHead\""
             : "UPDATE \"Companies\" SET \"LogHead\" = @head WHERE \"Id\" = @company RETURNING \"LogHead\"";
-        // The provider's own mappings store the id exactly as EF does (SQLite: upper-case text, PostgreSQL: uuid).
-        var mappings = db.GetService<IRelationalTypeMappingSource>();
-        command.Parameters.Add(mappings.FindMapping(typeof(Guid))!.CreateParameter(command, "company", companyId));
+        // The provider's own mapping stores the id exactly as EF does (SQLite: upper-case text, PostgreSQL: uuid).
+        command.Parameters.Add(db.IdMapping.CreateParameter(command, "company", companyId));
         if (advanceTo is { } head)
         {
-            command.Parameters.Add(mappings.FindMapping(typeof(long))!.CreateParameter(command, "head", head));
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = "head";
+            parameter.Value = head;
+            command.Parameters.Add(parameter);
         }
 
         var result = await command.ExecuteScalarAsync(cancellationToken);
