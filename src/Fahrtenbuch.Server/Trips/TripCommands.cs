@@ -123,7 +123,7 @@ public static class TripCommands
 
         var names = await db.UserNamesAsync(cancellationToken);
         write.AppendTrip(EventTypes.TripStarted, trip, names);
-        await AppendReviewAndStatusAsync(write, db, names, flagged, vehicle.Id, cancellationToken);
+        await AppendReviewAndStatusAsync(write, db, names, flagged, vehicle, cancellationToken);
         return new TripOutcome(trip, Replayed: false, Names: names);
     }
 
@@ -153,7 +153,7 @@ public static class TripCommands
 
         var names = await db.UserNamesAsync(cancellationToken);
         write.AppendTrip(EventTypes.TripCompleted, trip, names);
-        await AppendReviewAndStatusAsync(write, db, names, flagged, vehicle.Id, cancellationToken);
+        await AppendReviewAndStatusAsync(write, db, names, flagged, vehicle, cancellationToken);
         return new TripOutcome(trip, Replayed: false, Names: names);
     }
 
@@ -193,7 +193,7 @@ public static class TripCommands
         await db.SaveChangesAsync(cancellationToken);
 
         write.AppendTrip(EventTypes.TripRecorded, trip, names);
-        await AppendReviewAndStatusAsync(write, db, names, flagged, vehicle.Id, cancellationToken);
+        await AppendReviewAndStatusAsync(write, db, names, flagged, vehicle, cancellationToken);
         return new TripOutcome(trip, Replayed: false, Names: names);
     }
 
@@ -218,7 +218,7 @@ public static class TripCommands
         await db.SaveChangesAsync(cancellationToken);
         var names = await db.UserNamesAsync(cancellationToken);
         write.AppendTrip(EventTypes.TripCancelled, trip, names);
-        write.Append(EventTypes.VehicleStatus, await db.LoadBoardRowAsync(vehicle.Id, cancellationToken, names), vehicleId: vehicle.Id);
+        write.Append(EventTypes.VehicleStatus, await db.BoardRowAsync(vehicle, cancellationToken, names), vehicleId: vehicle.Id);
         return new TripOutcome(trip, Replayed: false);
     }
 
@@ -356,13 +356,13 @@ public static class TripCommands
         return flagged;
     }
 
-    private static async Task AppendReviewAndStatusAsync(LogTransaction write, AppDbContext db, IReadOnlyDictionary<Guid, string> names, IEnumerable<Trip> trips, Guid vehicleId, CancellationToken cancellationToken)
+    private static async Task AppendReviewAndStatusAsync(LogTransaction write, AppDbContext db, IReadOnlyDictionary<Guid, string> names, IEnumerable<Trip> trips, Vehicle vehicle, CancellationToken cancellationToken)
     {
         foreach (var flagged in trips.Where(t => t.Review == ReviewState.Pending))
         {
             write.AppendTrip(EventTypes.TripNeedsReview, flagged, names);
         }
 
-        write.Append(EventTypes.VehicleStatus, await db.LoadBoardRowAsync(vehicleId, cancellationToken, names), vehicleId: vehicleId);
+        write.Append(EventTypes.VehicleStatus, await db.BoardRowAsync(vehicle, cancellationToken, names), vehicleId: vehicle.Id);
     }
 }

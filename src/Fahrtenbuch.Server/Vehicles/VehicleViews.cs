@@ -68,8 +68,15 @@ public static class VehicleViews
         this AppDbContext db, Guid vehicleId, CancellationToken cancellationToken, IReadOnlyDictionary<Guid, string>? names = null)
     {
         var vehicle = await VehicleById(db, vehicleId, cancellationToken) ?? throw DomainException.NotFound("vehicle");
+        return await db.BoardRowAsync(vehicle, cancellationToken, names);
+    }
+
+    /// <summary>The board row of a vehicle the caller already holds (a write that just changed it): only who uses it is read.</summary>
+    public static async Task<VehicleResponse> BoardRowAsync(
+        this AppDbContext db, Vehicle vehicle, CancellationToken cancellationToken, IReadOnlyDictionary<Guid, string>? names = null)
+    {
         VehicleUse? latest = null;
-        await foreach (var use in ActiveTripsOf(db, vehicleId).WithCancellation(cancellationToken))
+        await foreach (var use in ActiveTripsOf(db, vehicle.Id).WithCancellation(cancellationToken))
         {
             // Two active trips on one car exist only as a flagged sync conflict; the board shows the latest start (as LoadBoardAsync).
             if (latest is null || use.Since > latest.Since)
