@@ -1,7 +1,7 @@
 using Fahrtenbuch.Server.Accounts;
 using Fahrtenbuch.Server.Events;
-using Fahrtenbuch.Server.Sync;
 using Fahrtenbuch.Server.Logbook;
+using Fahrtenbuch.Server.Sync;
 using Fahrtenbuch.Server.Trips;
 using Fahrtenbuch.Server.Vehicles;
 using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
