@@ -1,8 +1,11 @@
 using System.Net;
 using System.Net.Http.Json;
 using Fahrtenbuch.Server.Accounts;
+using Fahrtenbuch.Server.Events;
+using Fahrtenbuch.Server.Infrastructure;
 using Fahrtenbuch.Server.Vehicles;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Fahrtenbuch.Server.Tests;
 
@@ -68,6 +71,25 @@ public sealed class EventLogConcurrencyTests(AppFactory app) : IClassFixture<App
             Assert.Empty(tails[i].Gaps);
             Assert.Equal(head, tails[i].Last);
         }
+    }
+
+    [Fact]
+    public async Task CommittedWrite_LetsTheCompanysNextWriterIn_BeforeItIsDisposed()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var company = await app.QueryAsync(db => db.Companies.Select(c => c.Id).FirstAsync(cancellationToken));
+        await using var first = app.Services.CreateAsyncScope();
+        first.ServiceProvider.GetRequiredService<CompanyScope>().CompanyId = company;
+        var write = await first.ServiceProvider.GetRequiredService<EventLog>().BeginAsync(cancellationToken);
+        await write.CommitAsync(cancellationToken);
+
+        // Handlers build their response while the committed write is still in scope; the next writer must not wait for that.
+        await using var second = app.Services.CreateAsyncScope();
+        second.ServiceProvider.GetRequiredService<CompanyScope>().CompanyId = company;
+        await using var next = await second.ServiceProvider.GetRequiredService<EventLog>().BeginAsync(cancellationToken)
+            .WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+        await next.CommitAsync(cancellationToken);
+        await write.DisposeAsync();
     }
 
     private async Task<(long Last, List<string> Gaps)> TailAsync(Guid companyId, CancellationToken writersDone)

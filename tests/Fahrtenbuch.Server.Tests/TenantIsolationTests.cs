@@ -1,7 +1,10 @@
 using System.Net;
 using Fahrtenbuch.Server.Accounts;
+using Fahrtenbuch.Server.Infrastructure;
 using Fahrtenbuch.Server.Trips;
 using Fahrtenbuch.Server.Vehicles;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Fahrtenbuch.Server.Tests;
 
@@ -27,6 +30,26 @@ public sealed class TenantIsolationTests(AppFactory app) : IClassFixture<AppFact
         Assert.Empty(trips.Items);
         Assert.Empty(filtered.Items);
         Assert.Equal(TestApi.OtherChef, Assert.Single(users).Email);
+    }
+
+    [Fact]
+    public async Task PooledContext_ForgetsTheCompany_OfTheUnitOfWorkThatUsedItBefore()
+    {
+        var company = await app.QueryAsync(db => db.Vehicles.IgnoreQueryFilters().Select(v => v.CompanyId).FirstAsync(Ct));
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            scope.ServiceProvider.GetRequiredService<CompanyScope>().CompanyId = company;
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            Assert.NotEmpty(await db.Vehicles.ToListAsync(Ct));
+        }
+
+        // Contexts are pooled: the next unit of work may get the same instance back, and without a company of its own it sees nothing.
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            Assert.Equal(Guid.Empty, db.CompanyId);
+            Assert.Empty(await db.Vehicles.ToListAsync(Ct));
+        }
     }
 
     [Theory]

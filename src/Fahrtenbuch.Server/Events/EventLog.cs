@@ -22,7 +22,7 @@ public sealed class EventLog(AppDbContext db, TimeProvider time, IEnumerable<IEv
 
         // SQLite has one writer per file; queueing here is fair and wakes the next writer at once, where the
         // database's busy handler would sleep and retry with growing pauses.
-        var gated = db.Database.IsSqlite();
+        var gated = db is SqliteAppDbContext;
         if (gated)
         {
             await gate.WaitAsync(cancellationToken);
@@ -32,16 +32,14 @@ public sealed class EventLog(AppDbContext db, TimeProvider time, IEnumerable<IEv
         try
         {
             transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            // A no-op update takes the row lock (PostgreSQL) or the write lock (SQLite) before anything is read.
-            var head = await db.Database
-                .SqlQuery<long>($"UPDATE \"Companies\" SET \"LogHead\" = \"LogHead\" WHERE \"Id\" = {companyId} RETURNING \"LogHead\" AS \"Value\"")
-                .ToListAsync(cancellationToken);
-            if (head.Count != 1)
-            {
-                throw DomainException.NotFound("company");
-            }
 
-            return new LogTransaction(db, transaction, companyId, head[0], time, sinks, hooks, gated ? gate : null);
+            // The whole write is one all-or-nothing unit: a savepoint around each SaveChanges would only add statements.
+            db.Database.AutoSavepointsEnabled = false;
+
+            // A no-op update takes the row lock (PostgreSQL) or the write lock (SQLite) before anything is read.
+            var head = await LogHeadCommand.ExecuteAsync(db, transaction, companyId, advanceTo: null, cancellationToken)
+                ?? throw DomainException.NotFound("company");
+            return new LogTransaction(db, transaction, companyId, head, time, sinks, hooks, gated ? gate : null);
         }
         catch
         {
@@ -139,17 +137,25 @@ public sealed class LogTransaction : IAsyncDisposable
         await _db.SaveChangesAsync(cancellationToken);
         if (_events.Count > 0)
         {
-            var head = _head;
-            await _db.Companies.Where(c => c.Id == _companyId)
-                .ExecuteUpdateAsync(s => s.SetProperty(c => c.LogHead, head), cancellationToken);
+            await LogHeadCommand.ExecuteAsync(_db, _transaction, _companyId, advanceTo: _head, cancellationToken);
         }
 
         // The caller's cancellation must not abort a commit whose outcome it could then not know.
         await _transaction.CommitAsync(CancellationToken.None);
-        Telemetry.RecordWritten(_events);
-        foreach (var sink in _sinks)
+        try
         {
-            sink.Committed(_companyId, _events);
+            // Still under the lock, so on SQLite the live fan-out sees the company's events in position order and need
+            // not repair a gap from the database.
+            Telemetry.RecordWritten(_events);
+            foreach (var sink in _sinks)
+            {
+                sink.Committed(_companyId, _events);
+            }
+        }
+        finally
+        {
+            // The next writer may start now; building the caller's response needs no lock.
+            await DisposeAsync();
         }
     }
 
@@ -164,11 +170,44 @@ public sealed class LogTransaction : IAsyncDisposable
         try
         {
             await _transaction.DisposeAsync();
+            _db.Database.AutoSavepointsEnabled = true;
         }
         finally
         {
             _gate?.Release();
         }
+    }
+}
+
+/// <summary>
+/// The two statements on the company's counter row, sent as plain commands: they run twice per write, and EF's query
+/// pipeline (parameter extraction, command cache) would cost more than the statements themselves.
+/// </summary>
+internal static class LogHeadCommand
+{
+    /// <summary>
+    /// Without <paramref name="advanceTo"/>: a no-op update that takes the company's row lock and returns the head.
+    /// With it: sets the head to the last appended position. Null when the company does not exist.
+    /// </summary>
+    public static async Task<long?> ExecuteAsync(AppDbContext db, IDbContextTransaction transaction, Guid companyId, long? advanceTo, CancellationToken cancellationToken)
+    {
+        await using var command = db.Database.GetDbConnection().CreateCommand();
+        command.Transaction = transaction.GetDbTransaction();
+        command.CommandText = advanceTo is null
+            ? "UPDATE \"Companies\" SET \"LogHead\" = \"LogHead\" WHERE \"Id\" = @company RETURNING \"LogHead\""
+            : "UPDATE \"Companies\" SET \"LogHead\" = @head WHERE \"Id\" = @company RETURNING \"LogHead\"";
+        // The provider's own mapping stores the id exactly as EF does (SQLite: upper-case text, PostgreSQL: uuid).
+        command.Parameters.Add(db.IdMapping.CreateParameter(command, "company", companyId));
+        if (advanceTo is { } head)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = "head";
+            parameter.Value = head;
+            command.Parameters.Add(parameter);
+        }
+
+        var result = await command.ExecuteScalarAsync(cancellationToken);
+        return result is null or DBNull ? null : Convert.ToInt64(result, System.Globalization.CultureInfo.InvariantCulture);
     }
 }
 

@@ -1,12 +1,14 @@
 using Fahrtenbuch.Server.Accounts;
 using Fahrtenbuch.Server.Events;
-using Fahrtenbuch.Server.Sync;
 using Fahrtenbuch.Server.Logbook;
+using Fahrtenbuch.Server.Sync;
 using Fahrtenbuch.Server.Trips;
 using Fahrtenbuch.Server.Vehicles;
 using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Storage;
 
 namespace Fahrtenbuch.Server.Infrastructure;
 
@@ -15,15 +17,30 @@ namespace Fahrtenbuch.Server.Infrastructure;
 /// from the authenticated caller; without a caller it is <see cref="Guid.Empty"/> and matches nothing.
 /// The model is provider-neutral; <see cref="SqliteAppDbContext"/> and <see cref="PostgresAppDbContext"/> exist only so each
 /// provider has its own migration set (see docs/adr/0004-database-providers.md).
+/// Instances are pooled (see <see cref="Database.AddDatabase"/>): every unit of work binds the one it rents to its own
+/// <see cref="CompanyScope"/> with <see cref="For"/>, so no company carries over from the previous user of the instance.
 /// </summary>
 public abstract class AppDbContext : IdentityUserContext<User, Guid>, IDataProtectionKeyContext
 {
-    private readonly CompanyScope _scope;
+    private CompanyScope _scope = new();
+    private RelationalTypeMapping? _idMapping;
 
-    protected AppDbContext(DbContextOptions options, CompanyScope scope)
-        : base(options) => _scope = scope;
+    protected AppDbContext(DbContextOptions options)
+        : base(options)
+    {
+    }
 
     public Guid CompanyId => _scope.CompanyId ?? Guid.Empty;
+
+    /// <summary>The provider's mapping of ids, for the few statements written by hand (looked up once per pooled instance).</summary>
+    internal RelationalTypeMapping IdMapping => _idMapping ??= this.GetService<IRelationalTypeMappingSource>().FindMapping(typeof(Guid))!;
+
+    /// <summary>Binds this instance, fresh or from the pool, to the company scope of the unit of work that uses it.</summary>
+    internal AppDbContext For(CompanyScope scope)
+    {
+        _scope = scope;
+        return this;
+    }
 
     public DbSet<Company> Companies => Set<Company>();
 

@@ -29,11 +29,12 @@ public static class Database
                 throw new InvalidOperationException($"Database:Provider is Postgres but ConnectionStrings:{ConnectionName} is empty.");
             }
 
-            services.AddDbContext<AppDbContext, PostgresAppDbContext>(options => options.UseNpgsql(connectionString));
+            services.AddPooledDbContextFactory<PostgresAppDbContext>(options => options.UseNpgsql(connectionString));
+            services.AddScoped<AppDbContext>(sp => Rent<PostgresAppDbContext>(sp));
         }
         else
         {
-            services.AddDbContext<AppDbContext, SqliteAppDbContext>((sp, options) =>
+            services.AddPooledDbContextFactory<SqliteAppDbContext>((sp, options) =>
             {
                 var storage = sp.GetRequiredService<IOptions<StorageOptions>>().Value;
                 var sqlite = connectionString;
@@ -50,11 +51,21 @@ public static class Database
 
                 options.UseSqlite(sqlite).AddInterceptors(SqlitePragmas.Instance);
             });
+            services.AddScoped<AppDbContext>(sp => Rent<SqliteAppDbContext>(sp));
         }
 
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         return services;
     }
+
+    /// <summary>
+    /// A context from the pool, bound to this scope's company. Pooling saves building the options and EF's internal service
+    /// scope on every request (a fifth of the CPU of a trip write went to dependency resolution); the scope disposes the
+    /// context, which returns it to the pool.
+    /// </summary>
+    private static AppDbContext Rent<TContext>(IServiceProvider services)
+        where TContext : AppDbContext =>
+        services.GetRequiredService<IDbContextFactory<TContext>>().CreateDbContext().For(services.GetRequiredService<CompanyScope>());
 
     /// <summary>
     /// The <c>migrate</c> command (<c>dotnet Fahrtenbuch.Server.dll migrate</c>): applies pending migrations and exits,

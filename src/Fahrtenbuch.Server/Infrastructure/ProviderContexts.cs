@@ -5,7 +5,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace Fahrtenbuch.Server.Infrastructure;
 
 /// <summary>The SQLite flavour of <see cref="AppDbContext"/>; owns the migrations in <c>Migrations/Sqlite</c>.</summary>
-public sealed class SqliteAppDbContext(DbContextOptions<SqliteAppDbContext> options, CompanyScope scope) : AppDbContext(options, scope)
+public sealed class SqliteAppDbContext(DbContextOptions<SqliteAppDbContext> options) : AppDbContext(options)
 {
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -17,7 +17,7 @@ public sealed class SqliteAppDbContext(DbContextOptions<SqliteAppDbContext> opti
 }
 
 /// <summary>The PostgreSQL flavour of <see cref="AppDbContext"/>; owns the migrations in <c>Migrations/Postgres</c>.</summary>
-public sealed class PostgresAppDbContext(DbContextOptions<PostgresAppDbContext> options, CompanyScope scope) : AppDbContext(options, scope)
+public sealed class PostgresAppDbContext(DbContextOptions<PostgresAppDbContext> options) : AppDbContext(options)
 {
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -42,12 +42,12 @@ internal sealed class UtcInstantConverter() : ValueConverter<DateTimeOffset, Dat
 internal sealed class SqliteDesignTimeFactory : IDesignTimeDbContextFactory<SqliteAppDbContext>
 {
     public SqliteAppDbContext CreateDbContext(string[] args) =>
-        new(new DbContextOptionsBuilder<SqliteAppDbContext>().UseSqlite("Data Source=design-time.db").Options, new CompanyScope());
+        new(new DbContextOptionsBuilder<SqliteAppDbContext>().UseSqlite("Data Source=design-time.db").Options);
 }
 
 /// <summary>Lets <c>dotnet ef --context PostgresAppDbContext</c> build the model without a server (no connection is opened).</summary>
 internal sealed class PostgresDesignTimeFactory : IDesignTimeDbContextFactory<PostgresAppDbContext>
 {
     public PostgresAppDbContext CreateDbContext(string[] args) =>
-        new(new DbContextOptionsBuilder<PostgresAppDbContext>().UseNpgsql("Host=localhost;Database=fahrtenbuch").Options, new CompanyScope());
+        new(new DbContextOptionsBuilder<PostgresAppDbContext>().UseNpgsql("Host=localhost;Database=fahrtenbuch").Options);
 }

@@ -150,6 +150,15 @@ public static class JournalFormat
 /// </summary>
 public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOptions<LogbookOptions> options) : ILogAppendHook
 {
+    // Read on every journaled write while the write lock is held; compiled once (see TripCommands).
+    private static readonly Func<AppDbContext, IAsyncEnumerable<string>> ClosedMonths =
+        EF.CompileAsyncQuery((AppDbContext db) => db.ClosedPeriods.Select(p => p.Month));
+
+    private static readonly Func<AppDbContext, Guid, CancellationToken, Task<JournalHead?>> HeadOf =
+        EF.CompileAsyncQuery((AppDbContext db, Guid vehicleId, CancellationToken _) =>
+            db.JournalEntries.Where(j => j.VehicleId == vehicleId).OrderByDescending(j => j.Sequence)
+                .Select(j => new JournalHead(j.Sequence, j.Hash)).FirstOrDefault());
+
     public async Task BeforeCommitAsync(LogTransaction write, CancellationToken cancellationToken)
     {
         var relevant = write.Events.Where(LogbookEvents.IsJournaled).ToList();
@@ -159,7 +168,12 @@ public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOpt
         }
 
         var actor = http.HttpContext is { } context ? CurrentUser.From(context.User) : null;
-        var closed = await db.ClosedPeriods.Select(p => p.Month).ToListAsync(cancellationToken);
+        var closed = new List<string>();
+        await foreach (var month in ClosedMonths(db).WithCancellation(cancellationToken))
+        {
+            closed.Add(month);
+        }
+
         var heads = new Dictionary<Guid, (long Sequence, string Hash)>();
         foreach (var e in relevant)
         {
@@ -169,8 +183,7 @@ public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOpt
             var vehicleId = e.VehicleId!.Value;
             if (!heads.TryGetValue(vehicleId, out var head))
             {
-                var last = await db.JournalEntries.Where(j => j.VehicleId == vehicleId).OrderByDescending(j => j.Sequence)
-                    .Select(j => new { j.Sequence, j.Hash }).FirstOrDefaultAsync(cancellationToken);
+                var last = await HeadOf(db, vehicleId, cancellationToken);
                 head = last is null ? (0, JournalFormat.Genesis) : (last.Sequence, last.Hash);
             }
 
@@ -232,6 +245,8 @@ public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOpt
             : null;
     }
 }
+
+internal sealed record JournalHead(long Sequence, string Hash);
 
 public static class Periods
 {

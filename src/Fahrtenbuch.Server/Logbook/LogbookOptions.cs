@@ -35,5 +35,23 @@ public sealed class LogbookOptions
     [Range(10, 10_000)]
     public int ExportBatchSize { get; set; } = 500;
 
-    public TimeZoneInfo Zone => TimeZoneInfo.FindSystemTimeZoneById(TimeZone);
+    private ZoneByName? _zone;
+
+    /// <summary>The zone named by <see cref="TimeZone"/>; looked up once (the look-up takes a process-wide lock), again only if the name changes.</summary>
+    public TimeZoneInfo Zone
+    {
+        get
+        {
+            if (_zone is { } cached && cached.Id == TimeZone)
+            {
+                return cached.Zone;
+            }
+
+            var zone = TimeZoneInfo.FindSystemTimeZoneById(TimeZone);
+            _zone = new ZoneByName(TimeZone, zone);
+            return zone;
+        }
+    }
+
+    private sealed record ZoneByName(string Id, TimeZoneInfo Zone);
 }

@@ -17,8 +17,11 @@ public enum ConflictPolicy
     Flag,
 }
 
-/// <summary>What a trip command did: the trip, whether it only answered a repeat, and whether the operation was kept without being applied.</summary>
-public sealed record TripOutcome(Trip Trip, bool Replayed, bool KeptOnly = false);
+/// <summary>
+/// What a trip command did: the trip, whether it only answered a repeat, and whether the operation was kept without being applied.
+/// <see cref="Names"/> are the company's user names when the command read them, so the response need not read them again.
+/// </summary>
+public sealed record TripOutcome(Trip Trip, bool Replayed, bool KeptOnly = false, IReadOnlyDictionary<Guid, string>? Names = null);
 
 /// <summary>
 /// The trip writes shared by the REST endpoints and offline sync. Each runs inside the caller's
@@ -26,6 +29,35 @@ public sealed record TripOutcome(Trip Trip, bool Replayed, bool KeptOnly = false
 /// </summary>
 public static class TripCommands
 {
+    // The reads every trip write makes while it holds the company's write lock, compiled once: EF's per-call query
+    // pipeline (expression parameter extraction, cache look-up) cost more CPU than the SQLite statements themselves.
+    private static readonly Func<AppDbContext, Guid, CancellationToken, Task<Guid?>> TripOwner =
+        EF.CompileAsyncQuery((AppDbContext db, Guid id, CancellationToken _) =>
+            db.Trips.IgnoreQueryFilters().Where(t => t.Id == id).Select(t => (Guid?)t.CompanyId).FirstOrDefault());
+
+    private static readonly Func<AppDbContext, Guid, CancellationToken, Task<Trip?>> TripWithRevisions =
+        EF.CompileAsyncQuery((AppDbContext db, Guid id, CancellationToken _) =>
+            db.Trips.Include(t => t.Revisions).SingleOrDefault(t => t.Id == id));
+
+    private static readonly Func<AppDbContext, Guid, CancellationToken, Task<Vehicle?>> VehicleById =
+        EF.CompileAsyncQuery((AppDbContext db, Guid id, CancellationToken _) => db.Vehicles.SingleOrDefault(v => v.Id == id));
+
+    private static readonly Func<AppDbContext, Guid, CancellationToken, Task<bool>> DriverHasActiveTrip =
+        EF.CompileAsyncQuery((AppDbContext db, Guid driverId, CancellationToken _) =>
+            db.Trips.Any(t => t.DriverId == driverId && t.State == TripState.Active));
+
+    private static readonly Func<AppDbContext, Guid, Guid, CancellationToken, Task<Guid?>> OtherActiveTrip =
+        EF.CompileAsyncQuery((AppDbContext db, Guid vehicleId, Guid tripId, CancellationToken _) =>
+            db.Trips.Where(t => t.VehicleId == vehicleId && t.State == TripState.Active && t.Id != tripId)
+                .OrderByDescending(t => t.StartedAt).Select(t => (Guid?)t.Id).FirstOrDefault());
+
+    private static readonly Func<AppDbContext, Guid, Guid, Guid, int, int, DateTimeOffset, DateTimeOffset, IAsyncEnumerable<Trip>> Overlapping =
+        EF.CompileAsyncQuery((AppDbContext db, Guid tripId, Guid vehicleId, Guid driverId, int start, int end, DateTimeOffset startedAt, DateTimeOffset endedAt) =>
+            db.Trips
+                .Where(t => t.Id != tripId && t.State == TripState.Completed)
+                .Where(t => (t.VehicleId == vehicleId && ((t.StartOdometer < end && start < t.EndOdometer) || (t.StartedAt < endedAt && startedAt < t.EndedAt)))
+                    || (t.DriverId == driverId && t.StartedAt < endedAt && startedAt < t.EndedAt)));
+
     public static async Task<TripOutcome> StartAsync(
         AppDbContext db, LogTransaction write, CurrentUser me, StartTripRequest request, ConflictPolicy policy, CancellationToken cancellationToken)
     {
@@ -40,7 +72,7 @@ public static class TripCommands
             return new TripOutcome(existing, Replayed: true);
         }
 
-        var vehicle = await db.Vehicles.SingleOrDefaultAsync(v => v.Id == request.VehicleId, cancellationToken) ?? throw DomainException.NotFound("vehicle");
+        var vehicle = await VehicleById(db, request.VehicleId, cancellationToken) ?? throw DomainException.NotFound("vehicle");
         var inUse = new List<Trip>();
         if (vehicle.ActiveTripId is not null)
         {
@@ -52,13 +84,12 @@ public static class TripCommands
             inUse = await db.Trips.Where(t => t.VehicleId == vehicle.Id && t.State == TripState.Active).ToListAsync(cancellationToken);
         }
 
-        var driverActive = db.Trips.Where(t => t.DriverId == me.Id && t.State == TripState.Active);
-        if (policy == ConflictPolicy.Refuse && await driverActive.AnyAsync(cancellationToken))
+        if (policy == ConflictPolicy.Refuse && await DriverHasActiveTrip(db, me.Id, cancellationToken))
         {
             throw DomainException.Conflict("trip.driver-has-active-trip", "You already have an active trip; complete or cancel it first.");
         }
 
-        var driverBusy = policy == ConflictPolicy.Refuse ? [] : await driverActive.ToListAsync(cancellationToken);
+        var driverBusy = policy == ConflictPolicy.Refuse ? [] : await db.Trips.Where(t => t.DriverId == me.Id && t.State == TripState.Active).ToListAsync(cancellationToken);
 
         var startOdometer = request.StartOdometer ?? vehicle.CurrentOdometer;
         var trip = Trip.Start(id, vehicle, me.Id, startOdometer, Instants.Normalize(request.StartedAt) ?? write.Now, request.StartPlace, write.Now);
@@ -92,8 +123,8 @@ public static class TripCommands
 
         var names = await db.UserNamesAsync(cancellationToken);
         write.AppendTrip(EventTypes.TripStarted, trip, names);
-        await AppendReviewAndStatusAsync(write, db, names, flagged, vehicle.Id, cancellationToken);
-        return new TripOutcome(trip, Replayed: false);
+        await AppendReviewAndStatusAsync(write, db, names, flagged, vehicle, cancellationToken);
+        return new TripOutcome(trip, Replayed: false, Names: names);
     }
 
     public static async Task<TripOutcome> CompleteAsync(
@@ -112,7 +143,7 @@ public static class TripCommands
             return await KeepAndFlagAsync(db, write, trip, trip.State == TripState.Completed ? ReviewReasons.CompletedTwice : ReviewReasons.ClosedElsewhere, cancellationToken);
         }
 
-        var vehicle = await db.Vehicles.SingleAsync(v => v.Id == trip.VehicleId, cancellationToken);
+        var vehicle = await VehicleById(db, trip.VehicleId, cancellationToken) ?? throw new InvalidOperationException("A trip's vehicle is missing.");
         trip.Complete(request.EndOdometer, Instants.Normalize(request.EndedAt) ?? write.Now,
             new TripDetails(request.Category, request.Destination, request.Purpose, request.BusinessPartner, request.EndPlace), write.Now);
         await ReleaseAsync(db, vehicle, trip, cancellationToken);
@@ -122,8 +153,8 @@ public static class TripCommands
 
         var names = await db.UserNamesAsync(cancellationToken);
         write.AppendTrip(EventTypes.TripCompleted, trip, names);
-        await AppendReviewAndStatusAsync(write, db, names, flagged, vehicle.Id, cancellationToken);
-        return new TripOutcome(trip, Replayed: false);
+        await AppendReviewAndStatusAsync(write, db, names, flagged, vehicle, cancellationToken);
+        return new TripOutcome(trip, Replayed: false, Names: names);
     }
 
     public static async Task<TripOutcome> RecordAfterwardsAsync(
@@ -162,8 +193,8 @@ public static class TripCommands
         await db.SaveChangesAsync(cancellationToken);
 
         write.AppendTrip(EventTypes.TripRecorded, trip, names);
-        await AppendReviewAndStatusAsync(write, db, names, flagged, vehicle.Id, cancellationToken);
-        return new TripOutcome(trip, Replayed: false);
+        await AppendReviewAndStatusAsync(write, db, names, flagged, vehicle, cancellationToken);
+        return new TripOutcome(trip, Replayed: false, Names: names);
     }
 
     public static async Task<TripOutcome> CancelAsync(
@@ -187,7 +218,7 @@ public static class TripCommands
         await db.SaveChangesAsync(cancellationToken);
         var names = await db.UserNamesAsync(cancellationToken);
         write.AppendTrip(EventTypes.TripCancelled, trip, names);
-        write.Append(EventTypes.VehicleStatus, await db.LoadBoardRowAsync(vehicle.Id, cancellationToken, names), vehicleId: vehicle.Id);
+        write.Append(EventTypes.VehicleStatus, await db.BoardRowAsync(vehicle, cancellationToken, names), vehicleId: vehicle.Id);
         return new TripOutcome(trip, Replayed: false);
     }
 
@@ -235,8 +266,7 @@ public static class TripCommands
     }
 
     public static async Task<Trip> LoadAsync(AppDbContext db, Guid id, CancellationToken cancellationToken) =>
-        await db.Trips.Include(t => t.Revisions).SingleOrDefaultAsync(t => t.Id == id, cancellationToken)
-        ?? throw DomainException.NotFound("trip");
+        await TripWithRevisions(db, id, cancellationToken) ?? throw DomainException.NotFound("trip");
 
     private static async Task<TripOutcome> KeepAndFlagAsync(AppDbContext db, LogTransaction write, Trip trip, string reason, CancellationToken cancellationToken)
     {
@@ -250,9 +280,7 @@ public static class TripCommands
     private static async Task ReleaseAsync(AppDbContext db, Vehicle vehicle, Trip trip, CancellationToken cancellationToken)
     {
         vehicle.Release(trip.Id);
-        if (vehicle.ActiveTripId is null
-            && await db.Trips.Where(t => t.VehicleId == vehicle.Id && t.State == TripState.Active && t.Id != trip.Id)
-                .OrderByDescending(t => t.StartedAt).Select(t => (Guid?)t.Id).FirstOrDefaultAsync(cancellationToken) is { } stillActive)
+        if (vehicle.ActiveTripId is null && await OtherActiveTrip(db, vehicle.Id, trip.Id, cancellationToken) is { } stillActive)
         {
             vehicle.CheckOut(stillActive);
         }
@@ -261,7 +289,7 @@ public static class TripCommands
     private static async Task<Trip?> FindForReplayAsync(AppDbContext db, Guid id, CancellationToken cancellationToken)
     {
         // A new id (the usual case) costs one look-up; only a repeat loads the trip.
-        var owner = await db.Trips.IgnoreQueryFilters().Where(t => t.Id == id).Select(t => (Guid?)t.CompanyId).FirstOrDefaultAsync(cancellationToken);
+        var owner = await TripOwner(db, id, cancellationToken);
         if (owner is null)
         {
             return null;
@@ -287,11 +315,12 @@ public static class TripCommands
     {
         var end = trip.EndOdometer!.Value;
         var endedAt = trip.EndedAt!.Value;
-        var others = await db.Trips
-            .Where(t => t.Id != trip.Id && t.State == TripState.Completed)
-            .Where(t => (t.VehicleId == trip.VehicleId && ((t.StartOdometer < end && trip.StartOdometer < t.EndOdometer) || (t.StartedAt < endedAt && trip.StartedAt < t.EndedAt)))
-                || (t.DriverId == trip.DriverId && t.StartedAt < endedAt && trip.StartedAt < t.EndedAt))
-            .ToListAsync(cancellationToken);
+        var others = new List<Trip>();
+        await foreach (var other in Overlapping(db, trip.Id, trip.VehicleId, trip.DriverId, trip.StartOdometer, end, trip.StartedAt, endedAt).WithCancellation(cancellationToken))
+        {
+            others.Add(other);
+        }
+
         var flagged = new List<Trip>();
         foreach (var other in others)
         {
@@ -327,13 +356,13 @@ public static class TripCommands
         return flagged;
     }
 
-    private static async Task AppendReviewAndStatusAsync(LogTransaction write, AppDbContext db, IReadOnlyDictionary<Guid, string> names, IEnumerable<Trip> trips, Guid vehicleId, CancellationToken cancellationToken)
+    private static async Task AppendReviewAndStatusAsync(LogTransaction write, AppDbContext db, IReadOnlyDictionary<Guid, string> names, IEnumerable<Trip> trips, Vehicle vehicle, CancellationToken cancellationToken)
     {
         foreach (var flagged in trips.Where(t => t.Review == ReviewState.Pending))
         {
             write.AppendTrip(EventTypes.TripNeedsReview, flagged, names);
         }
 
-        write.Append(EventTypes.VehicleStatus, await db.LoadBoardRowAsync(vehicleId, cancellationToken, names), vehicleId: vehicleId);
+        write.Append(EventTypes.VehicleStatus, await db.BoardRowAsync(vehicle, cancellationToken, names), vehicleId: vehicle.Id);
     }
 }

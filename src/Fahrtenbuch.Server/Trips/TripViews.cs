@@ -88,9 +88,22 @@ public static class TripViews
         t.LockedAt,
         restricted ? [] : t.Annotations.OrderBy(a => a.Number).Select(a => AnnotationResponse.From(a, names)).ToList());
 
+    // Read on every trip write; compiled once (see TripCommands).
+    private static readonly Func<AppDbContext, Guid, IAsyncEnumerable<KeyValuePair<Guid, string>>> CompanyUserNames =
+        EF.CompileAsyncQuery((AppDbContext db, Guid companyId) =>
+            db.Users.Where(u => u.CompanyId == companyId).Select(u => new KeyValuePair<Guid, string>(u.Id, u.DisplayName)));
+
     /// <summary>The display names of the company's users (two columns, not whole user rows).</summary>
-    public static Task<Dictionary<Guid, string>> UserNamesAsync(this AppDbContext db, CancellationToken cancellationToken) =>
-        db.CompanyUsers.Select(u => new { u.Id, u.DisplayName }).ToDictionaryAsync(u => u.Id, u => u.DisplayName, cancellationToken);
+    public static async Task<Dictionary<Guid, string>> UserNamesAsync(this AppDbContext db, CancellationToken cancellationToken)
+    {
+        var names = new Dictionary<Guid, string>();
+        await foreach (var (id, name) in CompanyUserNames(db, db.CompanyId).WithCancellation(cancellationToken))
+        {
+            names.Add(id, name);
+        }
+
+        return names;
+    }
 
     /// <summary>Appends a trip event in both forms, so each subscriber gets exactly what the REST read would show them.</summary>
     public static void AppendTrip(this LogTransaction write, string type, Trip trip, IReadOnlyDictionary<Guid, string> names) =>

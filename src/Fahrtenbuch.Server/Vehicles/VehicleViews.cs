@@ -54,11 +54,40 @@ public static class VehicleViews
         return vehicles.Select(v => ToResponse(v, inUse.GetValueOrDefault(v.Id), names)).ToList();
     }
 
+    // Every trip write appends its vehicle's row; compiled once (see TripCommands).
+    private static readonly Func<AppDbContext, Guid, CancellationToken, Task<Vehicle?>> VehicleById =
+        EF.CompileAsyncQuery((AppDbContext db, Guid id, CancellationToken _) => db.Vehicles.SingleOrDefault(v => v.Id == id));
+
+    private static readonly Func<AppDbContext, Guid, IAsyncEnumerable<VehicleUse>> ActiveTripsOf =
+        EF.CompileAsyncQuery((AppDbContext db, Guid vehicleId) =>
+            db.Trips.Where(t => t.State == TripState.Active && t.VehicleId == vehicleId)
+                .Select(t => new VehicleUse(t.Id, t.DriverId, "", t.StartedAt, t.StartOdometer)));
+
     /// <summary>One vehicle's board row; a caller that already read the company's user names passes them on.</summary>
     public static async Task<VehicleResponse> LoadBoardRowAsync(
-        this AppDbContext db, Guid vehicleId, CancellationToken cancellationToken, IReadOnlyDictionary<Guid, string>? names = null) =>
-        (await db.LoadBoardAsync(vehicleId, includeRetired: true, cancellationToken, names)).SingleOrDefault()
-        ?? throw DomainException.NotFound("vehicle");
+        this AppDbContext db, Guid vehicleId, CancellationToken cancellationToken, IReadOnlyDictionary<Guid, string>? names = null)
+    {
+        var vehicle = await VehicleById(db, vehicleId, cancellationToken) ?? throw DomainException.NotFound("vehicle");
+        return await db.BoardRowAsync(vehicle, cancellationToken, names);
+    }
+
+    /// <summary>The board row of a vehicle the caller already holds (a write that just changed it): only who uses it is read.</summary>
+    public static async Task<VehicleResponse> BoardRowAsync(
+        this AppDbContext db, Vehicle vehicle, CancellationToken cancellationToken, IReadOnlyDictionary<Guid, string>? names = null)
+    {
+        VehicleUse? latest = null;
+        await foreach (var use in ActiveTripsOf(db, vehicle.Id).WithCancellation(cancellationToken))
+        {
+            // Two active trips on one car exist only as a flagged sync conflict; the board shows the latest start (as LoadBoardAsync).
+            if (latest is null || use.Since > latest.Since)
+            {
+                latest = use;
+            }
+        }
+
+        names ??= await db.UserNamesAsync(cancellationToken);
+        return ToResponse(vehicle, latest is null ? null : latest with { DriverName = names.GetValueOrDefault(latest.DriverId, "") }, names);
+    }
 
     private static VehicleResponse ToResponse(Vehicle v, VehicleUse? use, IReadOnlyDictionary<Guid, string> names) => new(
         v.Id,
