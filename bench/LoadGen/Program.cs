@@ -108,7 +108,7 @@ static async Task<string[]> RunAsync(Target target, string scenario, int seconds
 
     if (idle)
     {
-        await Task.Delay(TimeSpan.FromSeconds(Math.Min(seconds, 10)));
+        await Task.Delay(TimeSpan.FromSeconds(seconds));
     }
     else if (scenario == "write")
     {

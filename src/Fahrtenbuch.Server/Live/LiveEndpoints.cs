@@ -112,7 +112,8 @@ public sealed class LiveEventStream : IResult, IEndpointMetadataProvider, IStatu
         // Subscribed before the stream reads where the log stands, so nothing committed in between is missed.
         using var subscription = services.GetRequiredService<ILiveTransport>().Subscribe(_viewer.CompanyId, subscriber.OnEvents);
         await subscriber.RunAsync(
-            services.GetRequiredService<LiveFeed>(), services.GetRequiredService<LiveEventStore>(), _lastEventId, stop.Token,
+            services.GetRequiredService<LiveFeed>(), services.GetRequiredService<LiveEventStore>(), services.GetRequiredService<SseHeartbeats>(),
+            _lastEventId, stop.Token,
             services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
     }
 

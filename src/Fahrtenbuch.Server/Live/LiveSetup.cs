@@ -18,6 +18,8 @@ public static class LiveSetup
         services.AddSingleton<LiveConnections>();
         services.AddSingleton<LiveCommandLimiter>();
         services.AddHostedService<LiveSessionWatchdog>();
+        services.AddSingleton<SseHeartbeats>();
+        services.AddHostedService(sp => sp.GetRequiredService<SseHeartbeats>());
         services.AddHostedService<EventRetentionService>();
         services.AddSignalR().AddJsonProtocol(o => ApiJson.Configure(o.PayloadSerializerOptions));
         services.AddOptions<HubOptions>().Configure<IOptions<LiveOptions>>((o, live) => o.MaximumReceiveMessageSize = live.Value.HubMaxMessageBytes);

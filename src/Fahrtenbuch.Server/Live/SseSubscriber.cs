@@ -127,16 +127,11 @@ internal sealed class SseSubscriber
     }
 
     /// <summary>Runs the stream until the client leaves, the session ends, the server stops or the viewer is disabled.</summary>
-    public async Task RunAsync(LiveFeed feed, LiveEventStore store, string? lastEventId, CancellationToken stop, CancellationToken stopping)
+    public async Task RunAsync(LiveFeed feed, LiveEventStore store, SseHeartbeats heartbeats, string? lastEventId, CancellationToken stop, CancellationToken stopping)
     {
-        using var onStopping = stopping.UnsafeRegister(static state =>
-        {
-            var self = (SseSubscriber)state!;
-            lock (self._gate)
-            {
-                self.Wake();
-            }
-        }, this);
+        using var onStop = stop.UnsafeRegister(WakeFromCallback, this);
+        using var onStopping = stopping.UnsafeRegister(WakeFromCallback, this);
+        using var beating = heartbeats.Add(this);
         try
         {
             _body.Write<byte>(SseFrames.Prelude(_options.RetryMilliseconds));
@@ -381,7 +376,7 @@ internal sealed class SseSubscriber
     }
 
     /// <summary>
-    /// Sleeps while the publisher holds the pen, until it hands it back, a heartbeat is due (written here) or the server stops.
+    /// Sleeps while the publisher holds the pen, until it hands it back or the stream must stop.
     /// True when the task holds the pen again; false when the stream has ended.
     /// </summary>
     private async Task<bool> WaitAsync(CancellationToken stop, CancellationToken stopping)
@@ -389,7 +384,6 @@ internal sealed class SseSubscriber
         while (true)
         {
             Task wake;
-            TimeSpan quietFor;
             lock (_gate)
             {
                 if (_pen != Pen.Publisher)
@@ -397,16 +391,9 @@ internal sealed class SseSubscriber
                     return _pen == Pen.Task;
                 }
 
-                quietFor = _options.Heartbeat - _time.GetElapsedTime(_lastWrite);
-                if (quietFor <= TimeSpan.Zero || stopping.IsCancellationRequested)
+                if (stopping.IsCancellationRequested)
                 {
                     _pen = Pen.Task;
-                    if (!stopping.IsCancellationRequested)
-                    {
-                        _body.Write<byte>(SseFrames.Heartbeat);
-                        _lastWrite = _time.GetTimestamp();
-                    }
-
                     return true;
                 }
 
@@ -414,8 +401,34 @@ internal sealed class SseSubscriber
                 wake = _wake.Task;
             }
 
-            await wake.WaitAsync(quietFor, _time, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await wake;
             stop.ThrowIfCancellationRequested();
+        }
+    }
+
+    /// <summary>
+    /// Called by <see cref="SseHeartbeats"/>: a caught-up stream that has been quiet for a heartbeat interval gets a comment
+    /// line, written like an event. A stream whose task holds the pen is busy writing anyway.
+    /// </summary>
+    public void BeatIfQuiet()
+    {
+        lock (_gate)
+        {
+            if (_pen == Pen.Publisher && _time.GetElapsedTime(_lastWrite) >= _options.Heartbeat)
+            {
+                _body.Write<byte>(SseFrames.Heartbeat);
+                _lastWrite = _time.GetTimestamp();
+                FlushLive();
+            }
+        }
+    }
+
+    private static void WakeFromCallback(object? state)
+    {
+        var self = (SseSubscriber)state!;
+        lock (self._gate)
+        {
+            self.Wake();
         }
     }
 
