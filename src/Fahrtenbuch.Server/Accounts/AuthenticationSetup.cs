@@ -30,6 +30,7 @@ public static class AuthenticationSetup
         services.AddMemoryCache();
         services.AddSingleton<SigningKey>();
         services.AddSingleton<SessionValidator>();
+        services.AddSingleton<ValidatedTokens>();
         services.AddScoped<TokenService>();
 
         services.AddIdentityCore<User>(o =>
@@ -94,6 +95,11 @@ public static class AuthenticationSetup
                 };
             });
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<ValidatedTokens>((o, tokens) =>
+            {
+                o.TokenHandlers.Clear();
+                o.TokenHandlers.Add(tokens);
+            })
             .Configure<SigningKey, IOptions<AuthOptions>>((o, key, auth) => o.TokenValidationParameters = new TokenValidationParameters
             {
                 ValidIssuer = auth.Value.Issuer,
