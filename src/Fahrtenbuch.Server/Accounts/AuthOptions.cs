@@ -37,4 +37,11 @@ public sealed class AuthOptions
     /// <summary>How long a session check (disabled user, revoked session) may be served from memory.</summary>
     [Range(0, 300)]
     public int SessionCheckCacheSeconds { get; set; } = 5;
+
+    /// <summary>
+    /// How many validated access tokens are remembered so a repeated token skips parsing and the signature check
+    /// (0 = validate every request in full); the session check still runs on every request.
+    /// </summary>
+    [Range(0, 1_000_000)]
+    public int ValidatedTokenCacheSize { get; set; } = 10_000;
 }

@@ -31,6 +31,7 @@ public static class AuthenticationSetup
         services.AddMemoryCache();
         services.AddSingleton<SigningKey>();
         services.AddSingleton<SessionValidator>();
+        services.AddSingleton<ValidatedTokens>();
         services.AddScoped<TokenService>();
 
         services.AddIdentityCore<User>(o =>
@@ -98,6 +99,11 @@ public static class AuthenticationSetup
                 };
             });
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<ValidatedTokens>((o, tokens) =>
+            {
+                o.TokenHandlers.Clear();
+                o.TokenHandlers.Add(tokens);
+            })
             .Configure<SigningKey, IOptions<AuthOptions>>((o, key, auth) => o.TokenValidationParameters = new TokenValidationParameters
             {
                 ValidIssuer = auth.Value.Issuer,

@@ -36,5 +36,8 @@ public sealed class SessionValidator(IServiceScopeFactory scopes, IMemoryCache c
 
     public void Forget(Guid sessionId) => cache.Remove(CacheKey(sessionId));
 
-    private static string CacheKey(Guid sessionId) => $"session:{sessionId}";
+    // A key of its own type cannot collide with other users of the shared cache and needs no string per request.
+    private static SessionKey CacheKey(Guid sessionId) => new(sessionId);
+
+    private sealed record SessionKey(Guid SessionId);
 }
