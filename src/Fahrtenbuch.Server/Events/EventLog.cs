@@ -81,6 +81,7 @@ public sealed class LogTransaction : IAsyncDisposable
     private readonly IEnumerable<IEventSink> _sinks;
     private readonly IEnumerable<ILogAppendHook> _hooks;
     private readonly List<EventRecord> _events = [];
+    private List<Action>? _committed;
     private long _head;
 
     private readonly SqliteWriteGate? _gate;
@@ -92,6 +93,7 @@ public sealed class LogTransaction : IAsyncDisposable
         _transaction = transaction;
         _companyId = companyId;
         _head = head;
+        StartHead = head;
         _sinks = sinks;
         _hooks = hooks;
         _gate = gate;
@@ -104,6 +106,18 @@ public sealed class LogTransaction : IAsyncDisposable
     public IReadOnlyList<EventRecord> Events => _events;
 
     public Guid CompanyId => _companyId;
+
+    /// <summary>
+    /// The company's log head when this write took the lock. Every logged change advances it, so state a process remembers
+    /// from the same head is still what the database holds (on every instance sharing the database).
+    /// </summary>
+    public long StartHead { get; }
+
+    /// <summary>The position of the last event appended so far (the head once this write commits).</summary>
+    public long Head => _head;
+
+    /// <summary>Runs <paramref name="action"/> once this write has committed, never when it rolls back.</summary>
+    public void OnCommitted(Action action) => (_committed ??= []).Add(action);
 
     public void Append(string type, object data, Guid? vehicleId = null, Guid? tripId = null, Guid? ownerId = null, object? restrictedData = null, EventAudience audience = EventAudience.Company)
     {
@@ -146,6 +160,11 @@ public sealed class LogTransaction : IAsyncDisposable
         {
             // Still under the lock, so on SQLite the live fan-out sees the company's events in position order and need
             // not repair a gap from the database.
+            foreach (var action in _committed ?? [])
+            {
+                action();
+            }
+
             Telemetry.RecordWritten(_events);
             foreach (var sink in _sinks)
             {

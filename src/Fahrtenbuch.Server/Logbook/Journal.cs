@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -148,9 +150,9 @@ public static class JournalFormat
 /// Turns the logbook-relevant events of every logged write into journal entries, in the same transaction,
 /// and refuses writes the logbook forbids (a closed period, a driver after the completion window).
 /// </summary>
-public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOptions<LogbookOptions> options) : ILogAppendHook
+public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOptions<LogbookOptions> options, JournalStateCache cache) : ILogAppendHook
 {
-    // Read on every journaled write while the write lock is held; compiled once (see TripCommands).
+    // Read under the write lock when this process does not know the company's current state; compiled once (see TripCommands).
     private static readonly Func<AppDbContext, IAsyncEnumerable<string>> ClosedMonths =
         EF.CompileAsyncQuery((AppDbContext db) => db.ClosedPeriods.Select(p => p.Month));
 
@@ -161,20 +163,22 @@ public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOpt
 
     public async Task BeforeCommitAsync(LogTransaction write, CancellationToken cancellationToken)
     {
+        // What this process remembered at the log head this write started from, if anything (see JournalStateCache).
+        var known = cache.At(write.CompanyId, write.StartHead);
         var relevant = write.Events.Where(LogbookEvents.IsJournaled).ToList();
         if (relevant.Count == 0)
         {
+            if (known is not null && write.Head != write.StartHead)
+            {
+                Remember(write, known.ClosedMonths, known.Heads);
+            }
+
             return;
         }
 
         var actor = http.HttpContext is { } context ? CurrentUser.From(context.User) : null;
-        var closed = new List<string>();
-        await foreach (var month in ClosedMonths(db).WithCancellation(cancellationToken))
-        {
-            closed.Add(month);
-        }
-
-        var heads = new Dictionary<Guid, (long Sequence, string Hash)>();
+        var closed = known?.ClosedMonths ?? await LoadClosedMonthsAsync(cancellationToken);
+        var heads = known?.Heads ?? ImmutableDictionary<Guid, JournalHead>.Empty;
         foreach (var e in relevant)
         {
             var trip = TrackedWithRevisions(e)
@@ -183,8 +187,7 @@ public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOpt
             var vehicleId = e.VehicleId!.Value;
             if (!heads.TryGetValue(vehicleId, out var head))
             {
-                var last = await HeadOf(db, vehicleId, cancellationToken);
-                head = last is null ? (0, JournalFormat.Genesis) : (last.Sequence, last.Hash);
+                head = await HeadOf(db, vehicleId, cancellationToken) ?? new JournalHead(0, JournalFormat.Genesis);
             }
 
             var oldValues = e.Type == EventTypes.TripCorrected && trip.Revisions.MaxBy(r => r.Number) is { } revision
@@ -195,8 +198,29 @@ public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOpt
             var canonical = JournalFormat.Entry(vehicleId, sequence, head.Hash, e.Type, trip.Id, actor?.Id, write.Now, e.Position, trip, oldValues, note);
             var entry = new JournalEntry(write.CompanyId, vehicleId, sequence, trip.Id, e.Type, actor?.Id, write.Now, head.Hash, canonical, JournalFormat.Hash(canonical));
             db.JournalEntries.Add(entry);
-            heads[vehicleId] = (sequence, entry.Hash);
+            heads = heads.SetItem(vehicleId, new JournalHead(sequence, entry.Hash));
         }
+
+        Remember(write, closed, heads);
+    }
+
+    /// <summary>What the company's closed periods and chain heads will be once this write commits; a closed period is read again.</summary>
+    private void Remember(LogTransaction write, IReadOnlySet<string>? closedMonths, ImmutableDictionary<Guid, JournalHead> heads)
+    {
+        var state = new JournalState(write.Head, write.Events.Any(e => e.Type == LogbookEvents.PeriodClosed) ? null : closedMonths, heads);
+        var companyId = write.CompanyId;
+        write.OnCommitted(() => cache.Store(companyId, state));
+    }
+
+    private async Task<IReadOnlySet<string>> LoadClosedMonthsAsync(CancellationToken cancellationToken)
+    {
+        var closed = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var month in ClosedMonths(db).WithCancellation(cancellationToken))
+        {
+            closed.Add(month);
+        }
+
+        return closed;
     }
 
     /// <summary>
@@ -210,7 +234,7 @@ public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOpt
         return entry is not null && (created || entry.Collection(t => t.Revisions).IsLoaded) ? entry.Entity : null;
     }
 
-    private void Enforce(EventRecord e, Trip trip, CurrentUser? actor, List<string> closedMonths, DateTimeOffset now)
+    private void Enforce(EventRecord e, Trip trip, CurrentUser? actor, IReadOnlySet<string> closedMonths, DateTimeOffset now)
     {
         if (e.Type is LogbookEvents.TripLocked or LogbookEvents.TripAnnotated or LogbookEvents.GapExplained)
         {
@@ -247,6 +271,26 @@ public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOpt
 }
 
 internal sealed record JournalHead(long Sequence, string Hash);
+
+/// <summary>A company's closed months (null: not known) and the vehicles' chain heads known so far, as of log position <see cref="LogHead"/>.</summary>
+internal sealed record JournalState(long LogHead, IReadOnlySet<string>? ClosedMonths, ImmutableDictionary<Guid, JournalHead> Heads);
+
+/// <summary>
+/// The closed months and journal chain heads of each company as of the log head its last write in this process committed,
+/// so a write need not read them under the lock again. A remembered state is used only when the head the next write locks is
+/// the same: closing a period and journaling are logged writes, and every logged write advances the head in the same
+/// transaction, so an equal head means nothing changed them since, whichever instance wrote in between (ADR 0001, 0005).
+/// </summary>
+public sealed class JournalStateCache
+{
+    private readonly ConcurrentDictionary<Guid, JournalState> _companies = new();
+
+    internal JournalState? At(Guid companyId, long logHead) =>
+        _companies.TryGetValue(companyId, out var state) && state.LogHead == logHead ? state : null;
+
+    // Last committer wins: an older state stored late only makes the next write read the database again.
+    internal void Store(Guid companyId, JournalState state) => _companies[companyId] = state;
+}
 
 public static class Periods
 {

@@ -31,6 +31,7 @@ public static class LogbookEndpoints
             .Validate(o => TimeZoneInfo.TryFindSystemTimeZoneById(o.TimeZone, out _), "Logbook:TimeZone is not a known time zone.").ValidateOnStart();
         services.AddHttpContextAccessor();
         services.AddScoped<ILogAppendHook, JournalHook>();
+        services.AddSingleton<JournalStateCache>();
         services.AddScoped<JournalVerifier>();
         services.AddHostedService<ReminderService>();
         services.AddAuthorizationBuilder().AddPolicy(CloserPolicy, p => p.AddAuthenticationSchemes(AuthenticationSetup.Scheme)

@@ -458,6 +458,15 @@ internal sealed class TripConfiguration : IEntityTypeConfiguration<Trip>
         builder.HasIndex(t => t.DriverId).HasFilter("\"State\" = 'Active' AND \"Review\" = 'None'").IsUnique().HasDatabaseName("IX_Trips_OneActivePerDriver");
         builder.HasIndex(t => new { t.CompanyId, t.VehicleId, t.StartedAt });
         builder.HasIndex(t => new { t.CompanyId, t.DriverId, t.StartedAt });
+
+        // Every trip write asks who is on a car or out with a driver now, and every completion which completed trips it
+        // overlaps. Without these the database walks all trips of the vehicle, driver or company, a cost that grows with the
+        // logbook; partial indexes keep each one to the trips that can match (an active trip is in none of the last three).
+        builder.HasIndex(t => new { t.CompanyId, t.VehicleId }).HasFilter("\"State\" = 'Active'").HasDatabaseName("IX_Trips_ActiveByVehicle");
+        builder.HasIndex(t => new { t.CompanyId, t.DriverId }).HasFilter("\"State\" = 'Active'").HasDatabaseName("IX_Trips_ActiveByDriver");
+        builder.HasIndex(t => new { t.CompanyId, t.VehicleId, t.EndOdometer }).HasFilter("\"State\" = 'Completed'").HasDatabaseName("IX_Trips_CompletedByVehicleEndOdometer");
+        builder.HasIndex(t => new { t.CompanyId, t.VehicleId, t.EndedAt }).HasFilter("\"State\" = 'Completed'").HasDatabaseName("IX_Trips_CompletedByVehicleEnd");
+        builder.HasIndex(t => new { t.CompanyId, t.DriverId, t.EndedAt }).HasFilter("\"State\" = 'Completed'").HasDatabaseName("IX_Trips_CompletedByDriverEnd");
         builder.HasOne<Vehicle>().WithMany().HasForeignKey(t => t.VehicleId).OnDelete(DeleteBehavior.Restrict);
         builder.HasOne<User>().WithMany().HasForeignKey(t => t.DriverId).OnDelete(DeleteBehavior.Restrict);
         builder.HasMany(t => t.Revisions).WithOne().HasForeignKey(r => r.TripId).OnDelete(DeleteBehavior.Restrict);

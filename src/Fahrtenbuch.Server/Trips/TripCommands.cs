@@ -53,10 +53,18 @@ public static class TripCommands
 
     private static readonly Func<AppDbContext, Guid, Guid, Guid, int, int, DateTimeOffset, DateTimeOffset, IAsyncEnumerable<Trip>> Overlapping =
         EF.CompileAsyncQuery((AppDbContext db, Guid tripId, Guid vehicleId, Guid driverId, int start, int end, DateTimeOffset startedAt, DateTimeOffset endedAt) =>
-            db.Trips
-                .Where(t => t.Id != tripId && t.State == TripState.Completed)
-                .Where(t => (t.VehicleId == vehicleId && ((t.StartOdometer < end && start < t.EndOdometer) || (t.StartedAt < endedAt && startedAt < t.EndedAt)))
-                    || (t.DriverId == driverId && t.StartedAt < endedAt && startedAt < t.EndedAt)));
+            // One index range per way of overlapping (see the partial indexes on Trip): an OR over all three made the database walk
+            // every trip of the company.
+            db.Trips.Where(t => db.Trips
+                .Where(o => o.Id != tripId && o.State == TripState.Completed && o.VehicleId == vehicleId && start < o.EndOdometer && o.StartOdometer < end)
+                .Select(o => o.Id)
+                .Union(db.Trips
+                    .Where(o => o.Id != tripId && o.State == TripState.Completed && o.VehicleId == vehicleId && startedAt < o.EndedAt && o.StartedAt < endedAt)
+                    .Select(o => o.Id))
+                .Union(db.Trips
+                    .Where(o => o.Id != tripId && o.State == TripState.Completed && o.DriverId == driverId && startedAt < o.EndedAt && o.StartedAt < endedAt)
+                    .Select(o => o.Id))
+                .Contains(t.Id)));
 
     public static async Task<TripOutcome> StartAsync(
         AppDbContext db, LogTransaction write, CurrentUser me, StartTripRequest request, ConflictPolicy policy, CancellationToken cancellationToken)

@@ -602,7 +602,27 @@ namespace Fahrtenbuch.Server.Infrastructure.Migrations.Sqlite
                         .HasDatabaseName("IX_Trips_OneActivePerVehicle")
                         .HasFilter("\"State\" = 'Active' AND \"Review\" = 'None'");
 
+                    b.HasIndex("CompanyId", "DriverId")
+                        .HasDatabaseName("IX_Trips_ActiveByDriver")
+                        .HasFilter("\"State\" = 'Active'");
+
+                    b.HasIndex("CompanyId", "VehicleId")
+                        .HasDatabaseName("IX_Trips_ActiveByVehicle")
+                        .HasFilter("\"State\" = 'Active'");
+
+                    b.HasIndex("CompanyId", "DriverId", "EndedAt")
+                        .HasDatabaseName("IX_Trips_CompletedByDriverEnd")
+                        .HasFilter("\"State\" = 'Completed'");
+
                     b.HasIndex("CompanyId", "DriverId", "StartedAt");
+
+                    b.HasIndex("CompanyId", "VehicleId", "EndOdometer")
+                        .HasDatabaseName("IX_Trips_CompletedByVehicleEndOdometer")
+                        .HasFilter("\"State\" = 'Completed'");
+
+                    b.HasIndex("CompanyId", "VehicleId", "EndedAt")
+                        .HasDatabaseName("IX_Trips_CompletedByVehicleEnd")
+                        .HasFilter("\"State\" = 'Completed'");
 
                     b.HasIndex("CompanyId", "VehicleId", "StartedAt");
 
