@@ -151,6 +151,17 @@ internal sealed class SseSubscriber
             {
                 if (stopping.IsCancellationRequested)
                 {
+                    // What was committed before the server began to stop goes out before the notice: the fan-out loop
+                    // may still hold the last commits, the log has them.
+                    List<LiveEvent> committed;
+                    while ((committed = await store.ReadAsync(_viewer.CompanyId, _sent, null, _options.ReplayBatchSize, stop)).Count > 0)
+                    {
+                        if (!await WriteFromLogAsync(committed, head: 0, stop))
+                        {
+                            return;
+                        }
+                    }
+
                     WriteControl(LiveControl.Shutdown, new ShutdownNotice("server-stopping", _options.ShutdownRetryMilliseconds), null, _options.ShutdownRetryMilliseconds);
                     await FlushAsync(stop);
                     return;
