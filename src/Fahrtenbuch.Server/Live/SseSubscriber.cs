@@ -139,7 +139,7 @@ internal sealed class SseSubscriber
             _sent = start.After;
             if (start.Reset)
             {
-                WriteControl(LiveControl.Reset, new ResetNotice("position-unavailable", _sent), _sent, _options.RetryMilliseconds);
+                WriteReset();
             }
 
             if (!await ReplayAsync(store, start.Head, stop) || !await CatchUpAsync(store, stop))
@@ -279,7 +279,7 @@ internal sealed class SseSubscriber
             if (missing.Count == 0 || missing[0].Position != _sent + 1)
             {
                 _sent = before - 1;
-                WriteControl(LiveControl.Reset, new ResetNotice("position-unavailable", _sent), _sent, _options.RetryMilliseconds);
+                WriteReset();
                 return true;
             }
 
@@ -299,7 +299,7 @@ internal sealed class SseSubscriber
         {
             // Pruned while the client was away: it cannot get a complete history any more.
             _sent = events[0].Position - 1;
-            WriteControl(LiveControl.Reset, new ResetNotice("position-unavailable", _sent), _sent, _options.RetryMilliseconds);
+            WriteReset();
         }
 
         var unflushed = 0;
@@ -369,6 +369,10 @@ internal sealed class SseSubscriber
         Telemetry.RecordDelivered(e.OccurredAt, replayed, _time, _transportTag);
         return frame.Length;
     }
+
+    /// <summary>The position cannot be served (pruned, unknown): the client reloads its snapshot and continues from <c>_sent</c>.</summary>
+    private void WriteReset() =>
+        WriteControl(LiveControl.Reset, new ResetNotice("position-unavailable", _sent), _sent, _options.RetryMilliseconds);
 
     private void WriteControl(string type, object payload, long? position, int retryMilliseconds)
     {
