@@ -93,7 +93,10 @@ public sealed class LiveAndOfflineTests(WebAppFixture app)
         var vehicleId = (await app.QueryAsync(db => db.Vehicles.IgnoreQueryFilters().Where(v => v.Plate == "M FB 1005").Select(v => v.Id).SingleAsync())).ToString();
         var start = DateTime.Now.AddHours(-5);
         await RecordLateAsync(page, vehicleId, start, start.AddHours(1), 76_002, 76_060, "Erste Fahrt Landshut");
-        // On a busy machine the first answer can take longer than the app waits before it says "saved offline"; what counts is that it was sent.
+        // On a busy machine the first answer can take longer than the app waits before it says "saved offline"; what counts is
+        // that it reached the server before the phone goes offline. The chip alone cannot say so: it reads "online" before the
+        // submit handler has queued the change, too.
+        await WaitUntilStoredAsync("Erste Fahrt Landshut");
         await Expect(page.GetByTestId("sync-status")).ToHaveAttributeAsync("data-state", "online", new() { Timeout = 15_000 });
 
         await page.Context.SetOfflineAsync(true);
@@ -128,6 +131,17 @@ public sealed class LiveAndOfflineTests(WebAppFixture app)
         Assert.Equal(ReviewState.Resolved, stored.Review);
         await page.Context.CloseAsync();
         await chef.Context.CloseAsync();
+    }
+
+    private async Task WaitUntilStoredAsync(string destination)
+    {
+        for (var attempt = 0; attempt < 150; attempt++)
+        {
+            if (await app.QueryAsync(db => db.Trips.IgnoreQueryFilters().AnyAsync(t => t.Destination == destination)))
+                return;
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        Assert.Fail($"The trip to '{destination}' did not reach the server within 15 s.");
     }
 
     private static async Task RecordLateAsync(IPage page, string vehicleId, DateTime from, DateTime to, int startKm, int endKm, string destination)
