@@ -92,6 +92,9 @@ public sealed class ClusterTests(ServerCluster cluster) : IClassFixture<ServerCl
 
         // Round robin puts about half of the streams on the instance that is killed.
         var followers = Enumerable.Range(0, 6).Select(_ => Follow(cluster.Proxy, token, start, timeout.Token)).ToList();
+        // On a busy machine a stream may not have reached the proxy yet when the instance is killed; it would then only
+        // ever see the surviving one.
+        await Task.WhenAll(followers.Select(f => f.Connected.Task)).WaitAsync(timeout.Token);
         using var stop = new CancellationTokenSource();
         var writers = Enumerable.Range(0, 2).Select(w => WriteUntil(ServerCluster.Client(cluster.Proxy, token), vehicles[w].Id, stop.Token)).ToList();
 
@@ -197,6 +200,7 @@ public sealed class ClusterTests(ServerCluster cluster) : IClassFixture<ServerCl
                 try
                 {
                     stream = await ServerCluster.OpenStreamAsync(via, token, last, cancellationToken);
+                    follower.Connected.TrySetResult();
                     while (!(follower.End.Task.IsCompleted && last >= follower.End.Task.Result))
                     {
                         cancellationToken.ThrowIfCancellationRequested();
@@ -240,6 +244,9 @@ public sealed class ClusterTests(ServerCluster cluster) : IClassFixture<ServerCl
     private sealed class Follower
     {
         public TaskCompletionSource<long> End { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Set once the first stream is open (its response headers arrived).</summary>
+        public TaskCompletionSource Connected { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public Task<List<long>> Run { get; set; } = null!;
 
