@@ -138,6 +138,11 @@ public sealed class WebAppTests(WebAppFixture app)
         var vehicleId = await app.QueryAsync(db => db.Vehicles.IgnoreQueryFilters().Where(v => v.Plate == "M FB 1003").Select(v => v.Id).SingleAsync());
         await anna.GetByTestId("vehicle-select").SelectOptionAsync(vehicleId.ToString());
         await Expect(anna.GetByTestId("late-start-odometer")).ToHaveValueAsync("23870");
+        // Not the form's default of the last hour: Anna drives another car "now" in other tests, and a trip of hers that
+        // overlaps it is rightly held for review. Times are the browser's (Europe/Berlin).
+        var berlinNow = TimeZoneInfo.ConvertTime(DateTimeOffset.UtcNow, TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin")).DateTime;
+        await anna.GetByTestId("late-started").FillAsync(berlinNow.AddMinutes(-50).ToString("yyyy-MM-dd'T'HH:mm", System.Globalization.CultureInfo.InvariantCulture));
+        await anna.GetByTestId("late-ended").FillAsync(berlinNow.AddMinutes(-20).ToString("yyyy-MM-dd'T'HH:mm", System.Globalization.CultureInfo.InvariantCulture));
         await anna.GetByTestId("late-end-odometer").FillAsync("23907");
         await anna.GetByTestId("category-private").CheckAsync(new() { Force = true });
         await anna.GetByTestId("field-destination").FillAsync("Tegernsee privat");
