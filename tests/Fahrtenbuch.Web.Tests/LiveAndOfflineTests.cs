@@ -138,9 +138,13 @@ public sealed class LiveAndOfflineTests(WebAppFixture app)
         for (var attempt = 0; attempt < 150; attempt++)
         {
             if (await app.QueryAsync(db => db.Trips.IgnoreQueryFilters().AnyAsync(t => t.Destination == destination)))
+            {
                 return;
+            }
+
             await Task.Delay(100, TestContext.Current.CancellationToken);
         }
+
         Assert.Fail($"The trip to '{destination}' did not reach the server within 15 s.");
     }
 

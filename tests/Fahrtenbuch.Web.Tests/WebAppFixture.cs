@@ -42,6 +42,9 @@ public sealed class WebAppFixture : IAsyncLifetime
         return await query(db);
     }
 
+    /// <summary>The time zone every browser context runs in; tests that type local times use it too.</summary>
+    public const string BrowserTimeZone = "Europe/Berlin";
+
     public static string ScreenshotDirectory { get; } = Path.Combine(AppContext.BaseDirectory, "screenshots");
 
     public async ValueTask InitializeAsync()
@@ -80,7 +83,7 @@ public sealed class WebAppFixture : IAsyncLifetime
         {
             BaseURL = BaseUrl,
             Locale = locale,
-            TimezoneId = "Europe/Berlin",
+            TimezoneId = BrowserTimeZone,
             ViewportSize = phone ? new ViewportSize { Width = 390, Height = 844 } : new ViewportSize { Width = 1440, Height = 900 },
             IsMobile = phone,
             HasTouch = phone,

@@ -139,10 +139,10 @@ public sealed class WebAppTests(WebAppFixture app)
         await anna.GetByTestId("vehicle-select").SelectOptionAsync(vehicleId.ToString());
         await Expect(anna.GetByTestId("late-start-odometer")).ToHaveValueAsync("23870");
         // Not the form's default of the last hour: Anna drives another car "now" in other tests, and a trip of hers that
-        // overlaps it is rightly held for review. Times are the browser's (Europe/Berlin).
-        var berlinNow = TimeZoneInfo.ConvertTime(DateTimeOffset.UtcNow, TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin")).DateTime;
-        await anna.GetByTestId("late-started").FillAsync(berlinNow.AddMinutes(-50).ToString("yyyy-MM-dd'T'HH:mm", System.Globalization.CultureInfo.InvariantCulture));
-        await anna.GetByTestId("late-ended").FillAsync(berlinNow.AddMinutes(-20).ToString("yyyy-MM-dd'T'HH:mm", System.Globalization.CultureInfo.InvariantCulture));
+        // overlaps it is rightly held for review. Times are typed in the browser's time zone.
+        var browserNow = TimeZoneInfo.ConvertTime(DateTimeOffset.UtcNow, TimeZoneInfo.FindSystemTimeZoneById(WebAppFixture.BrowserTimeZone)).DateTime;
+        await anna.GetByTestId("late-started").FillAsync(browserNow.AddMinutes(-50).ToString("yyyy-MM-dd'T'HH:mm", System.Globalization.CultureInfo.InvariantCulture));
+        await anna.GetByTestId("late-ended").FillAsync(browserNow.AddMinutes(-20).ToString("yyyy-MM-dd'T'HH:mm", System.Globalization.CultureInfo.InvariantCulture));
         await anna.GetByTestId("late-end-odometer").FillAsync("23907");
         await anna.GetByTestId("category-private").CheckAsync(new() { Force = true });
         await anna.GetByTestId("field-destination").FillAsync("Tegernsee privat");
