@@ -32,7 +32,8 @@ public sealed class FahrtenbuchTarget(string serverDll, int writers) : Target
     {
         var environment = new Dictionary<string, string>
         {
-            ["ASPNETCORE_ENVIRONMENT"] = "Development",
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["Seed__Demo"] = "true",
             ["DOTNET_gcServer"] = "0",
             ["Storage__DataDirectory"] = _dataDirectory,
             ["Logging__LogLevel__Default"] = "Warning",

@@ -4,8 +4,9 @@ using System.Net;
 using System.Net.Sockets;
 using LoadGen;
 
-// Usage: LoadGen <repo root> [--targets a,b] [--scenarios a,b] [--seconds N] [--warmup N] [--writers N] [--out file.md]
+// Usage: LoadGen <repo root> [--targets a,b] [--scenarios a,b] [--seconds N] [--warmup N] [--writers N] [--hold N] [--out file.md]
 // Starts each server in turn on 127.0.0.1, drives it with the same subscribers and publisher, prints a table.
+// --hold keeps each server running N seconds after its scenario, so a profiler attached to it can finish its trace.
 var root = Path.GetFullPath(args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? ".");
 string Option(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
 var targets = Option("--targets", "ws,sse,socketio,signalr,aspnet-sse,fahrtenbuch").Split(',');
@@ -13,6 +14,7 @@ var scenarios = Option("--scenarios", "steady-1k,steady-10k,steady-20k,burst,rec
 var seconds = int.Parse(Option("--seconds", "15"), CultureInfo.InvariantCulture);
 var warmup = int.Parse(Option("--warmup", "10"), CultureInfo.InvariantCulture);
 var output = Option("--out", "");
+var hold = int.Parse(Option("--hold", "0"), CultureInfo.InvariantCulture);
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 
 var rows = new List<string[]>();
@@ -32,6 +34,7 @@ foreach (var scenario in scenarios)
             var row = await RunAsync(target, scenario, seconds, warmup);
             rows.Add(row);
             Console.Error.WriteLine(string.Join(" | ", row));
+            await Task.Delay(TimeSpan.FromSeconds(hold));
         }
         catch (Exception e)
         {
