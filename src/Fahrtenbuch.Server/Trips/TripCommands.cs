@@ -25,7 +25,8 @@ public sealed record TripOutcome(Trip Trip, bool Replayed, bool KeptOnly = false
 
 /// <summary>
 /// The trip writes shared by the REST endpoints and offline sync. Each runs inside the caller's
-/// <see cref="LogTransaction"/>, saves its changes and appends its events; the caller commits.
+/// <see cref="LogTransaction"/>, changes the tracked entities and appends its events; the caller's commit saves
+/// both in one <c>SaveChanges</c> (every statement runs under the write lock, so one round is the cheapest).
 /// </summary>
 public static class TripCommands
 {
@@ -127,7 +128,6 @@ public static class TripCommands
 
         vehicle.ObserveOdometer(startOdometer, trip.StartedAt);
         db.Trips.Add(trip);
-        await db.SaveChangesAsync(cancellationToken);
 
         var names = await db.UserNamesAsync(cancellationToken);
         write.AppendTrip(EventTypes.TripStarted, trip, names);
@@ -157,7 +157,6 @@ public static class TripCommands
         await ReleaseAsync(db, vehicle, trip, cancellationToken);
         vehicle.ObserveOdometer(request.EndOdometer, trip.EndedAt!.Value);
         var flagged = await FlagOverlapsAsync(db, trip, cancellationToken);
-        await db.SaveChangesAsync(cancellationToken);
 
         var names = await db.UserNamesAsync(cancellationToken);
         write.AppendTrip(EventTypes.TripCompleted, trip, names);
@@ -198,7 +197,6 @@ public static class TripCommands
         vehicle.ObserveOdometer(request.EndOdometer, trip.EndedAt!.Value);
         db.Trips.Add(trip);
         var flagged = await FlagOverlapsAsync(db, trip, cancellationToken);
-        await db.SaveChangesAsync(cancellationToken);
 
         write.AppendTrip(EventTypes.TripRecorded, trip, names);
         await AppendReviewAndStatusAsync(write, db, names, flagged, vehicle, cancellationToken);
@@ -223,7 +221,6 @@ public static class TripCommands
         var vehicle = await db.Vehicles.SingleAsync(v => v.Id == trip.VehicleId, cancellationToken);
         trip.Cancel(request.Reason, me.Id, write.Now);
         await ReleaseAsync(db, vehicle, trip, cancellationToken);
-        await db.SaveChangesAsync(cancellationToken);
         var names = await db.UserNamesAsync(cancellationToken);
         write.AppendTrip(EventTypes.TripCancelled, trip, names);
         write.Append(EventTypes.VehicleStatus, await db.BoardRowAsync(vehicle, cancellationToken, names), vehicleId: vehicle.Id);
@@ -241,7 +238,6 @@ public static class TripCommands
         }
 
         trip.Void(request.Reason, me.Id, write.Now);
-        await db.SaveChangesAsync(cancellationToken);
         write.AppendTrip(EventTypes.TripVoided, trip, await db.UserNamesAsync(cancellationToken));
         return new TripOutcome(trip, Replayed: false);
     }
@@ -257,7 +253,6 @@ public static class TripCommands
             me.Id,
             write.Now);
         db.TripRevisions.Add(revision);
-        await db.SaveChangesAsync(cancellationToken);
         write.AppendTrip(EventTypes.TripCorrected, trip, await db.UserNamesAsync(cancellationToken));
         return new TripOutcome(trip, Replayed: false);
     }
@@ -279,7 +274,6 @@ public static class TripCommands
     private static async Task<TripOutcome> KeepAndFlagAsync(AppDbContext db, LogTransaction write, Trip trip, string reason, CancellationToken cancellationToken)
     {
         trip.FlagForReview(reason);
-        await db.SaveChangesAsync(cancellationToken);
         write.AppendTrip(EventTypes.TripNeedsReview, trip, await db.UserNamesAsync(cancellationToken));
         return new TripOutcome(trip, Replayed: false, KeptOnly: true);
     }

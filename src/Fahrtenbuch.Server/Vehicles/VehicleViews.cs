@@ -71,19 +71,39 @@ public static class VehicleViews
         return await db.BoardRowAsync(vehicle, cancellationToken, names);
     }
 
-    /// <summary>The board row of a vehicle the caller already holds (a write that just changed it): only who uses it is read.</summary>
+    /// <summary>
+    /// The board row of a vehicle the caller already holds (a write that just changed it): only who uses it is read, and
+    /// the trips this context tracks count as they are now, so a write need not save before it describes the vehicle.
+    /// </summary>
     public static async Task<VehicleResponse> BoardRowAsync(
         this AppDbContext db, Vehicle vehicle, CancellationToken cancellationToken, IReadOnlyDictionary<Guid, string>? names = null)
     {
-        VehicleUse? latest = null;
+        var active = new Dictionary<Guid, VehicleUse>();
         await foreach (var use in ActiveTripsOf(db, vehicle.Id).WithCancellation(cancellationToken))
         {
-            // Two active trips on one car exist only as a flagged sync conflict; the board shows the latest start (as LoadBoardAsync).
-            if (latest is null || use.Since > latest.Since)
+            active[use.TripId] = use;
+        }
+
+        foreach (var entry in db.ChangeTracker.Entries<Trip>())
+        {
+            var trip = entry.Entity;
+            if (trip.VehicleId != vehicle.Id)
             {
-                latest = use;
+                continue;
+            }
+
+            if (trip.State == TripState.Active && entry.State != EntityState.Deleted)
+            {
+                active[trip.Id] = new VehicleUse(trip.Id, trip.DriverId, "", trip.StartedAt, trip.StartOdometer);
+            }
+            else
+            {
+                active.Remove(trip.Id);
             }
         }
+
+        // Two active trips on one car exist only as a flagged sync conflict; the board shows the latest start (as LoadBoardAsync).
+        var latest = active.Values.MaxBy(use => use.Since);
 
         names ??= await db.UserNamesAsync(cancellationToken);
         return ToResponse(vehicle, latest is null ? null : latest with { DriverName = names.GetValueOrDefault(latest.DriverId, "") }, names);
