@@ -1,10 +1,12 @@
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 using Fahrtenbuch.Server.Setup;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using SQLitePCL;
 
 namespace Fahrtenbuch.Server.Infrastructure;
 
@@ -141,13 +143,19 @@ internal sealed class SqlitePragmas : DbConnectionInterceptor
         return Task.CompletedTask;
     }
 
+    // The database handles already set up. A pooled SqliteConnection keeps its handle, and with it these settings, while
+    // EF opens and closes the connection around every query and transaction; the weak table forgets a closed handle.
+    private static readonly ConditionalWeakTable<sqlite3, object> Configured = [];
+    private static readonly object Done = new();
+
     private static void Apply(DbConnection connection)
     {
-        if (connection is SqliteConnection)
+        if (connection is SqliteConnection { Handle: { } handle } && !Configured.TryGetValue(handle, out _))
         {
             using var command = connection.CreateCommand();
             command.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;";
             command.ExecuteNonQuery();
+            Configured.TryAdd(handle, Done);
         }
     }
 }

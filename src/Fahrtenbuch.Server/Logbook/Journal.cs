@@ -263,6 +263,13 @@ public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOpt
 
     private static string? NoteOf(EventRecord e)
     {
+        // Most journaled events (trip starts and completions) have no note: this process wrote their JSON, so a property
+        // named "note" is spelled out when there is one, and the parse is saved on every other trip write.
+        if (!e.Data.Contains("\"note\"", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
         using var data = JsonDocument.Parse(e.Data);
         return data.RootElement.ValueKind == JsonValueKind.Object && data.RootElement.TryGetProperty("note", out var note) && note.ValueKind == JsonValueKind.String
             ? note.GetString()
