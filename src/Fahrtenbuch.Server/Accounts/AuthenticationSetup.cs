@@ -119,15 +119,20 @@ public static class AuthenticationSetup
         services.AddOptions<CookieAuthenticationOptions>(CookieAuthenticationDefaults.AuthenticationScheme)
             .Configure<IOptions<AuthOptions>>((o, auth) => o.ExpireTimeSpan = TimeSpan.FromDays(auth.Value.RefreshTokenDays));
 
+        // The policies name no scheme: the authentication middleware has already run the default one (bearer token or cookie)
+        // for the request. A policy naming it would authenticate the request a second time and merge the principal into a copy.
         services.AddAuthorizationBuilder()
-            .SetDefaultPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder(Scheme).RequireAuthenticatedUser().Build())
-            .AddPolicy(ManagerPolicy, p => p.AddAuthenticationSchemes(Scheme).RequireClaim(Claims.Role, nameof(UserRole.FleetManager)))
-            .AddPolicy(WriterPolicy, p => p.AddAuthenticationSchemes(Scheme).RequireClaim(Claims.Role, nameof(UserRole.FleetManager), nameof(UserRole.Driver)));
+            .SetDefaultPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
+            .AddPolicy(ManagerPolicy, p => p.RequireClaim(Claims.Role, nameof(UserRole.FleetManager)))
+            .AddPolicy(WriterPolicy, p => p.RequireClaim(Claims.Role, nameof(UserRole.FleetManager), nameof(UserRole.Driver)));
         return services;
     }
 
-    /// <summary>Puts the caller's company into the database scope and refuses cookie writes without the CSRF header.</summary>
-    public static IApplicationBuilder UseCompanyScope(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    /// <summary>
+    /// Puts the caller's company into the database scope and refuses cookie writes without the CSRF header. Not async
+    /// itself, so a live stream does not keep this step's state machine for its whole life.
+    /// </summary>
+    public static IApplicationBuilder UseCompanyScope(this IApplicationBuilder app) => app.Use((context, next) =>
     {
         if (CurrentUser.From(context.User) is { } user)
         {
@@ -136,13 +141,12 @@ public static class AuthenticationSetup
             if (viaCookie && !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method)
                 && !HttpMethods.IsOptions(context.Request.Method) && string.IsNullOrEmpty(context.Request.Headers[CsrfHeader]))
             {
-                await WriteProblemAsync(context, 403, ErrorCodes.CsrfHeaderMissing,
+                return WriteProblemAsync(context, 403, ErrorCodes.CsrfHeaderMissing,
                     $"Requests authenticated by the session cookie must send the '{CsrfHeader}' header on writes.");
-                return;
             }
         }
 
-        await next(context);
+        return next(context);
     });
 
     private static async Task ValidateSessionAsync(TokenValidatedContext context)
@@ -161,6 +165,10 @@ public static class AuthenticationSetup
         context.Principal = new ClaimsPrincipal(new ClaimsIdentity(
             context.Principal!.Claims.Where(c => Claims.Kept.Contains(c.Type)).Select(c => new Claim(Claims.Kept.TryGetValue(c.Type, out var type) ? type : c.Type, c.Value)),
             JwtBearerDefaults.AuthenticationScheme, Claims.Name, Claims.Role));
+
+        // Nor the token's issue and expiry times as text in the authentication properties: nothing reads them (the lifetime
+        // was just checked, and a stream ends with its session, not its token).
+        context.Properties = new AuthenticationProperties();
     }
 
     internal static Task WriteProblemAsync(HttpContext context, int status, string code, string detail)

@@ -10,7 +10,9 @@ namespace Fahrtenbuch.Server.Infrastructure;
 /// </summary>
 public sealed class RequestBodyLimitMiddleware(RequestDelegate next, Microsoft.Extensions.Options.IOptions<ApiLimitsOptions> options)
 {
-    public async Task InvokeAsync(HttpContext context, IProblemDetailsService problems)
+    // Not async itself: a request that passes returns the next delegate's task, so a live stream does not keep this
+    // method's state machine for its whole life.
+    public Task InvokeAsync(HttpContext context, IProblemDetailsService problems)
     {
         var limit = context.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IRequestSizeLimitMetadata>()?.MaxRequestBodySize
             ?? options.Value.MaxRequestBodyBytes;
@@ -24,7 +26,7 @@ public sealed class RequestBodyLimitMiddleware(RequestDelegate next, Microsoft.E
         if (limit is { } max && context.Request.ContentLength > max)
         {
             context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
-            await problems.WriteAsync(new ProblemDetailsContext
+            return problems.WriteAsync(new ProblemDetailsContext
             {
                 HttpContext = context,
                 ProblemDetails = new ProblemDetails
@@ -34,10 +36,9 @@ public sealed class RequestBodyLimitMiddleware(RequestDelegate next, Microsoft.E
                     Detail = $"The request body is {context.Request.ContentLength} bytes; this endpoint accepts at most {max}.",
                     Extensions = { ["code"] = ErrorCodes.TooLarge, ["limit"] = max },
                 },
-            });
-            return;
+            }).AsTask();
         }
 
-        await next(context);
+        return next(context);
     }
 }

@@ -34,8 +34,7 @@ public static class LogbookEndpoints
         services.AddSingleton<JournalStateCache>();
         services.AddScoped<JournalVerifier>();
         services.AddHostedService<ReminderService>();
-        services.AddAuthorizationBuilder().AddPolicy(CloserPolicy, p => p.AddAuthenticationSchemes(AuthenticationSetup.Scheme)
-            .RequireClaim(Claims.Role, nameof(UserRole.FleetManager), nameof(UserRole.Auditor)));
+        services.AddAuthorizationBuilder().AddPolicy(CloserPolicy, p => p.RequireClaim(Claims.Role, nameof(UserRole.FleetManager), nameof(UserRole.Auditor)));
         return services;
     }
 
