@@ -6,7 +6,15 @@ using Microsoft.AspNetCore.SignalR.Client;
 
 namespace Fahrtenbuch.Server.Tests.Live;
 
+/// <summary>
+/// The metrics instruments are static, so every server of the test process reports into them; the tests that read their
+/// movement run alone, or another class closing its streams meanwhile could cancel out the stream this test opens.
+/// </summary>
+[CollectionDefinition(nameof(ProcessWideMetrics), DisableParallelization = true)]
+public sealed class ProcessWideMetrics;
+
 /// <summary>The live metrics as an operator scrapes them from <c>/metrics</c>.</summary>
+[Collection(nameof(ProcessWideMetrics))]
 public sealed class LiveMetricsTests(LiveAppFactory app) : IClassFixture<LiveAppFactory>
 {
     private const string Sse = "transport=\"sse\"";
