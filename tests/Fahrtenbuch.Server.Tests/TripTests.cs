@@ -55,6 +55,32 @@ public sealed class TripTests(AppFactory app) : IClassFixture<AppFactory>
     }
 
     [Fact]
+    public async Task TripWrites_AppendTheVehiclesBoardRow_AsTheBoardShowsItAfterTheWrite()
+    {
+        // A trip write saves its changes only with its events, so the board row it appends is built from what the write
+        // tracks; it must still be the row the board reads from the database afterwards.
+        var vehicle = await app.NewVehicleAsync(odometer: 5_000);
+        var (driver, driverId, _, _) = await app.NewDriverAsync();
+
+        var trip = await driver.StartTripAsync(vehicle.Id);
+        var started = await LastStatusAsync(vehicle.Id);
+        Assert.Equal(VehicleAvailability.InUse, started.Availability);
+        Assert.Equal((trip.Id, driverId, 5_000), (started.InUse!.TripId, started.InUse.DriverId, started.InUse.StartOdometer));
+        Assert.Equal(await driver.GetJsonAsync<VehicleResponse>($"/api/vehicles/{vehicle.Id}"), started);
+
+        await driver.CompleteTripAsync(trip.Id, TestApi.BusinessEnd(5_042));
+        var free = await LastStatusAsync(vehicle.Id);
+        Assert.Equal((VehicleAvailability.Available, null, 5_042), (free.Availability, free.InUse, free.CurrentOdometer));
+        Assert.Equal(await driver.GetJsonAsync<VehicleResponse>($"/api/vehicles/{vehicle.Id}"), free);
+    }
+
+    private Task<VehicleResponse> LastStatusAsync(Guid vehicleId) => app.QueryAsync(async db =>
+        System.Text.Json.JsonSerializer.Deserialize<VehicleResponse>(
+            await db.Events.IgnoreQueryFilters().Where(e => e.VehicleId == vehicleId && e.Type == "vehicle.status")
+                .OrderByDescending(e => e.Position).Select(e => e.Data).FirstAsync(Ct),
+            TestJson.Options)!);
+
+    [Fact]
     public async Task CompleteTrip_ReturnsTheTrip_WhenTheSameCompletionIsResent()
     {
         var (trip, driver, _) = await app.CompletedTripAsync();
