@@ -300,6 +300,26 @@ public sealed class LiveFeed(ILiveTransport transport, LiveEventStore store, IOp
                 var outcome = await waiter.WaitAsync(queue.Reader);
                 if (outcome == WaitOutcome.Stopping)
                 {
+                    // What was committed before the server began to stop goes out before the notice, as on SSE: the
+                    // fan-out loop may still hold the last commits, the log has them.
+                    List<LiveEvent> committed;
+                    while ((committed = await store.ReadAsync(viewer.CompanyId, sent, null, _options.ReplayBatchSize, cancellationToken)).Count > 0)
+                    {
+                        foreach (var e in committed)
+                        {
+                            sent = e.Position;
+                            if (EndsStream(e, viewer))
+                            {
+                                yield break;
+                            }
+
+                            if (filter.Matches(e, viewer))
+                            {
+                                yield return new LiveItem(LiveItemKind.Event, e.Position, e, e.SeesFull(viewer), Replayed: false);
+                            }
+                        }
+                    }
+
                     yield return new LiveItem(LiveItemKind.Shutdown, sent);
                     yield break;
                 }

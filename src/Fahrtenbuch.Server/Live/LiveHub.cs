@@ -27,7 +27,8 @@ public sealed record CommandAck(bool Ok, int Status, object? Result, string? Cod
 [Authorize]
 public sealed class LiveHub(
     LiveConnections connections, LiveFeed feed, SessionValidator sessions, LiveCommandLimiter limiter,
-    IServiceScopeFactory scopes, IOptions<LiveOptions> options, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<LiveHub> logger) : Hub
+    IServiceScopeFactory scopes, IOptions<LiveOptions> options, IHostApplicationLifetime lifetime, HubShutdown shutdown, TimeProvider time,
+    ILogger<LiveHub> logger) : Hub
 {
     public const string Path = "/hubs/live";
     private const string StateKey = "live.state";
@@ -49,7 +50,7 @@ public sealed class LiveHub(
         var context = Context;
         connection.Closing.Register(context.Abort);
 
-        // Connections with an open event stream are closed by the stream after its shutdown notice.
+        // Connections with an open event stream get their shutdown notice first (see HubShutdown).
         state.Stopping = lifetime.ApplicationStopping.Register(() =>
         {
             if (Volatile.Read(ref state.Streams) == 0)
@@ -75,7 +76,7 @@ public sealed class LiveHub(
     public IAsyncEnumerable<LiveMessage> Events(string? after, Guid? vehicleId, bool mine, CancellationToken cancellationToken)
     {
         var state = (HubState)Context.Items[StateKey]!;
-        return StreamAsync(feed, state, Context, LiveViewer.From(Me()), new LiveFilter(vehicleId, mine), after, options.Value, time, cancellationToken);
+        return StreamAsync(feed, shutdown, state, Context, LiveViewer.From(Me()), new LiveFilter(vehicleId, mine), after, options.Value, time, cancellationToken);
     }
 
     public Task<CommandAck> StartTrip(StartTripRequest request) =>
@@ -91,12 +92,13 @@ public sealed class LiveHub(
             (await VehicleEndpoints.RecordOdometer(vehicleId, request, me, services.GetRequiredService<AppDbContext>(), services.GetRequiredService<EventLog>(), ct)).Result);
 
     private static async IAsyncEnumerable<LiveMessage> StreamAsync(
-        LiveFeed feed, HubState state, HubCallerContext context, LiveViewer viewer, LiveFilter filter, string? after, LiveOptions options,
+        LiveFeed feed, HubShutdown shutdown, HubState state, HubCallerContext context, LiveViewer viewer, LiveFilter filter, string? after, LiveOptions options,
         TimeProvider time, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var transport = Telemetry.TransportTag(LiveTransports.SignalR);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, state.Connection.Closing);
         Interlocked.Increment(ref state.Streams);
+        using var drained = shutdown.Track();
         try
         {
             await foreach (var item in feed.ReadAsync(viewer, filter, after, context.Abort, stop.Token))
@@ -114,7 +116,8 @@ public sealed class LiveHub(
                     case LiveItemKind.Shutdown:
                         yield return new LiveMessage(null, LiveControl.Shutdown, null,
                             JsonSerializer.SerializeToElement(new ShutdownNotice("server-stopping", options.ShutdownRetryMilliseconds), ApiJson.Options));
-                        context.Abort();
+
+                        // No abort: it would drop the notice before the transport sent it. SignalR closes the connection.
                         yield break;
                     default:
                         // SignalR keeps the connection alive with its own pings.
@@ -183,6 +186,57 @@ public sealed class LiveHub(
         public LiveConnection Connection { get; } = connection;
 
         public CancellationTokenRegistration Stopping { get; set; }
+    }
+}
+
+/// <summary>
+/// SignalR closes every hub connection as soon as the application is stopping, without waiting for what its transports
+/// have not sent yet, so a hub stream's last events and its shutdown notice were lost. The first hub stream registers
+/// <see cref="Drain"/> on <see cref="IHostApplicationLifetime.ApplicationStopping"/> after SignalR's own callback (made
+/// when the server starts), so it runs first: it waits until every hub stream has sent what was committed and its notice,
+/// at most <see cref="LiveOptions.HubShutdownGraceMilliseconds"/>, then gives the transports a moment to send them.
+/// </summary>
+public sealed class HubShutdown(IHostApplicationLifetime lifetime, IOptions<LiveOptions> options, TimeProvider time)
+{
+    /// <summary>Time for the transports to send the last messages once every stream has ended.</summary>
+    private static readonly TimeSpan SendTime = TimeSpan.FromMilliseconds(100);
+
+    private int _streams;
+    private int _registered;
+
+    /// <summary>Counts a running hub stream until the returned handle is disposed.</summary>
+    public IDisposable Track()
+    {
+        Interlocked.Increment(ref _streams);
+        if (Interlocked.Exchange(ref _registered, 1) == 0)
+        {
+            lifetime.ApplicationStopping.Register(Drain);
+        }
+
+        return new Tracked(this);
+    }
+
+    private void Drain()
+    {
+        var grace = TimeSpan.FromMilliseconds(options.Value.HubShutdownGraceMilliseconds);
+        var started = time.GetTimestamp();
+        if (SpinWait.SpinUntil(() => Volatile.Read(ref _streams) == 0, grace))
+        {
+            Thread.Sleep(TimeSpan.FromTicks(Math.Clamp((grace - time.GetElapsedTime(started)).Ticks, 0, SendTime.Ticks)));
+        }
+    }
+
+    private sealed class Tracked(HubShutdown owner) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                Interlocked.Decrement(ref owner._streams);
+            }
+        }
     }
 }
 

@@ -19,6 +19,13 @@ public sealed class LiveOptions
     [Range(100, 600_000)]
     public int ShutdownRetryMilliseconds { get; set; } = 5000;
 
+    /// <summary>
+    /// How long a stopping server lets hub streams send what was committed and their <c>shutdown</c> notice before SignalR
+    /// closes the connections, in milliseconds (SSE streams end by themselves within the host's shutdown timeout).
+    /// </summary>
+    [Range(0, 60_000)]
+    public int HubShutdownGraceMilliseconds { get; set; } = 2000;
+
     /// <summary>How often live connections re-check that their session is still valid (logout, disabled user).</summary>
     [Range(0.05, 3600)]
     public double SessionCheckSeconds { get; set; } = 15;

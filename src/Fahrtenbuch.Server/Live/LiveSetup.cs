@@ -17,6 +17,7 @@ public static class LiveSetup
         services.AddSingleton<LiveFeed>();
         services.AddSingleton<LiveConnections>();
         services.AddSingleton<LiveCommandLimiter>();
+        services.AddSingleton<HubShutdown>();
         services.AddHostedService<LiveSessionWatchdog>();
         services.AddSingleton<SseHeartbeats>();
         services.AddHostedService(sp => sp.GetRequiredService<SseHeartbeats>());

@@ -83,6 +83,50 @@ public sealed class LiveLifecycleTests(LiveAppFactory app) : IClassFixture<LiveA
     }
 
     [Fact]
+    public async Task ServerStop_HubStreamGetsEverythingCommitted_ThenTheShutdownNotice()
+    {
+        var first = new LiveAppFactory(AppFactory.NewDataDirectory(), keepData: false, []);
+        try
+        {
+            var chef = await first.ApiAsync("chef@demo.local");
+            var vehicles = await LiveAppFactory.VehiclesAsync(chef);
+            var from = await LiveAppFactory.HeadAsync(chef);
+            await using var hub = first.Hub(await first.TokenAsync("chef@demo.local"));
+            await hub.StartAsync(TestContext.Current.CancellationToken);
+            using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var messages = hub.StreamAsync<LiveMessage>("Events", from.ToString(), null, false, cancel.Token).GetAsyncEnumerator(cancel.Token);
+            for (var i = 0; i < 10; i++)
+            {
+                await LiveAppFactory.RecordOdometerAsync(chef, vehicles[i % vehicles.Count].Id, 800_000 + i);
+            }
+
+            // The first event is in; the server stops while the rest may still be on their way through the fan-out.
+            Assert.True(await messages.MoveNextAsync());
+            var received = new List<LiveMessage> { messages.Current };
+            var stopping = first.DisposeAsync().AsTask();
+            try
+            {
+                while (received[^1].Type != LiveControl.Shutdown && await messages.MoveNextAsync())
+                {
+                    received.Add(messages.Current);
+                }
+            }
+            catch (Exception e) when (e is Microsoft.AspNetCore.SignalR.HubException or OperationCanceledException or System.Net.WebSockets.WebSocketException)
+            {
+                // SignalR closes the connection once the server stops; what matters is what came before.
+            }
+
+            await stopping;
+            Assert.True(received[^1].Type == LiveControl.Shutdown, string.Join(",", received.Select(m => $"{m.Position}:{m.Type}")));
+            Assert.Equal(Enumerable.Range((int)from + 1, 20).Select(p => (long?)p), received.SkipLast(1).Select(m => m.Position));
+        }
+        finally
+        {
+            await first.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task ServerRestart_MidStream_SendsShutdownNotice_AndClientsResumeWithEveryEventExactlyOnce()
     {
         var directory = AppFactory.NewDataDirectory();
