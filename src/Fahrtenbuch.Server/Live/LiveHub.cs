@@ -208,7 +208,9 @@ public sealed class HubShutdown(IHostApplicationLifetime lifetime, IOptions<Live
     public IDisposable Track()
     {
         Interlocked.Increment(ref _streams);
-        if (Interlocked.Exchange(ref _registered, 1) == 0)
+
+        // Not once the server is stopping: registering then would run the drain at once, on this stream's own thread.
+        if (!lifetime.ApplicationStopping.IsCancellationRequested && Interlocked.Exchange(ref _registered, 1) == 0)
         {
             lifetime.ApplicationStopping.Register(Drain);
         }
