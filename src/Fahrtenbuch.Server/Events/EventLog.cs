@@ -138,7 +138,6 @@ public sealed class LogTransaction : IAsyncDisposable
             tripId,
             ownerId);
         _events.Add(record);
-        _db.Events.Add(record);
     }
 
     public async Task CommitAsync(CancellationToken cancellationToken)
@@ -149,6 +148,9 @@ public sealed class LogTransaction : IAsyncDisposable
         }
 
         await _db.SaveChangesAsync(cancellationToken);
+
+        // The events skip EF's change tracker: nothing reads them back through the context (see AppendOnlyRows).
+        await AppendOnlyRows.InsertAsync(_db, _events, cancellationToken);
         if (_events.Count > 0)
         {
             await LogHeadCommand.ExecuteAsync(_db, _transaction, _companyId, advanceTo: _head, cancellationToken);

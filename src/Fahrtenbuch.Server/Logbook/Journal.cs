@@ -179,6 +179,7 @@ public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOpt
         var actor = http.HttpContext is { } context ? CurrentUser.From(context.User) : null;
         var closed = known?.ClosedMonths ?? await LoadClosedMonthsAsync(cancellationToken);
         var heads = known?.Heads ?? ImmutableDictionary<Guid, JournalHead>.Empty;
+        var entries = new List<JournalEntry>(relevant.Count);
         foreach (var e in relevant)
         {
             var trip = TrackedWithRevisions(e)
@@ -197,9 +198,11 @@ public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOpt
             var sequence = head.Sequence + 1;
             var canonical = JournalFormat.Entry(vehicleId, sequence, head.Hash, e.Type, trip.Id, actor?.Id, write.Now, e.Position, trip, oldValues, note);
             var entry = new JournalEntry(write.CompanyId, vehicleId, sequence, trip.Id, e.Type, actor?.Id, write.Now, head.Hash, canonical, JournalFormat.Hash(canonical));
-            db.JournalEntries.Add(entry);
+            entries.Add(entry);
             heads = heads.SetItem(vehicleId, new JournalHead(sequence, entry.Hash));
         }
+
+        await AppendOnlyRows.InsertAsync(db, entries, cancellationToken);
 
         Remember(write, closed, heads);
     }

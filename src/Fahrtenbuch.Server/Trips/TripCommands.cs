@@ -26,7 +26,7 @@ public sealed record TripOutcome(Trip Trip, bool Replayed, bool KeptOnly = false
 /// <summary>
 /// The trip writes shared by the REST endpoints and offline sync. Each runs inside the caller's
 /// <see cref="LogTransaction"/>, changes the tracked entities and appends its events; the caller's commit saves
-/// both in one <c>SaveChanges</c> (every statement runs under the write lock, so one round is the cheapest).
+/// the entities in one <c>SaveChanges</c> and the events with one plain insert (every statement runs under the write lock).
 /// </summary>
 public static class TripCommands
 {
