@@ -1,5 +1,6 @@
 using Fahrtenbuch.Server.Events;
 using Fahrtenbuch.Server.Infrastructure;
+using Fahrtenbuch.Server.Logbook;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -59,5 +60,24 @@ public sealed class AppendOnlyRowsTests(AppFactory app) : IClassFixture<AppFacto
         var atThatInstant = await app.QueryAsync(db => db.Events.IgnoreQueryFilters()
             .CountAsync(e => e.CompanyId == company && e.Type == "test.appended" && e.OccurredAt == at, cancellationToken));
         Assert.Equal(appended.Count, atThatInstant);
+    }
+
+    [Fact]
+    public async Task ARowWithoutTheKeySaveChangesWouldHaveGenerated_IsRefused_AndNothingIsStored()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var before = await db.JournalEntries.IgnoreQueryFilters().CountAsync(cancellationToken);
+
+        // As EF materialises it: no id. SaveChanges would generate one; the plain insert must refuse instead of storing an empty key.
+        var entry = (JournalEntry)Activator.CreateInstance(typeof(JournalEntry), nonPublic: true)!;
+        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+        {
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => AppendOnlyRows.InsertAsync(db, [entry], cancellationToken));
+            Assert.Contains("JournalEntry.Id is not set", refused.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(before, await db.JournalEntries.IgnoreQueryFilters().CountAsync(cancellationToken));
     }
 }

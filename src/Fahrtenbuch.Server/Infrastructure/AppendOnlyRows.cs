@@ -43,8 +43,14 @@ internal static class AppendOnlyRows
                 for (var column = 0; column < shape.Columns.Length; column++)
                 {
                     var (property, mapping) = shape.Columns[column];
-                    command.Parameters.Add(mapping.CreateParameter(
-                        command, Shape.ParameterName(row, column), property.GetGetter().GetClrValue(rows[first + row]), property.IsNullable));
+                    var value = property.GetGetter().GetClrValue(rows[first + row]);
+                    if (property.ValueGenerated != ValueGenerated.Never && Equals(value, property.Sentinel))
+                    {
+                        // SaveChanges would have generated it; here the entity must set it (JournalEntry sets its own id).
+                        throw new InvalidOperationException($"{property.DeclaringType.DisplayName()}.{property.Name} is not set; append-only rows must carry every value themselves.");
+                    }
+
+                    command.Parameters.Add(mapping.CreateParameter(command, Shape.ParameterName(row, column), value, property.IsNullable));
                 }
             }
 
@@ -62,6 +68,14 @@ internal static class AppendOnlyRows
         {
             var table = StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
             var properties = entity.GetProperties().ToArray();
+
+            // Every column's value must come from the object itself: a shadow property would be left out. Such a change to the
+            // model is refused on first use, not stored (a key EF would generate is checked per row, below).
+            if (properties.FirstOrDefault(p => p.IsShadowProperty()) is { } shadow)
+            {
+                throw new InvalidOperationException($"{entity.DisplayName()}.{shadow.Name} is a shadow property; append-only rows must carry every value themselves.");
+            }
+
             var insertInto = $"INSERT INTO {sql.DelimitIdentifier(table.Name, table.Schema)} ("
                 + string.Join(", ", properties.Select(p => sql.DelimitIdentifier(p.GetColumnName(table)!))) + ") VALUES ";
             return new Shape(insertInto, [.. properties.Select(p => (p, p.GetRelationalTypeMapping()))]);
