@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Fahrtenbuch.Server.Accounts;
 using Fahrtenbuch.Server.Setup;
+using Fahrtenbuch.Server.Vehicles;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -96,6 +97,31 @@ public sealed class OperationsTests(LogCapturingAppFactory app) : IClassFixture<
         Assert.Contains("http_server_request_duration_seconds_bucket", text);
         Assert.Contains("fahrtenbuch_events_written_total{", text);
         Assert.Contains("type=\"vehicle.created\"", text);
+    }
+
+    [Fact]
+    public async Task Metrics_TimeHowLongLoggedWritesWaitForAndHoldTheWriteLock_RefusedWritesIncluded()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        using var scraper = app.CreateClient();
+        var before = await scraper.GetStringAsync("/metrics", cancellationToken);
+        var chef = await app.LoginAsync("chef@demo.local");
+        var created = await chef.PostAsJsonAsync("/api/vehicles", new { plate = "M OT 2", name = "Lock timing", initialOdometer = 10 }, cancellationToken);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+
+        // A write the domain refuses took the lock too (and rolled back): it counts, it is part of what others waited for.
+        var vehicle = (await created.Content.ReadFromJsonAsync<VehicleResponse>(TestJson.Options, cancellationToken))!;
+        var started = await chef.PostAsJsonAsync("/api/trips", new { vehicleId = vehicle.Id }, cancellationToken);
+        Assert.Equal(HttpStatusCode.Created, started.StatusCode);
+        var again = await chef.PostAsJsonAsync("/api/trips", new { vehicleId = vehicle.Id }, cancellationToken);
+        Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
+
+        // The meter is process-wide: other classes' writes may add to the counts, never take from them.
+        var after = await PrometheusText.UntilAsync(scraper, now =>
+            PrometheusText.Sum(now, "fahrtenbuch_write_lock_wait_seconds_count") - PrometheusText.Sum(before, "fahrtenbuch_write_lock_wait_seconds_count") >= 3
+            && PrometheusText.Sum(now, "fahrtenbuch_write_lock_held_seconds_count") - PrometheusText.Sum(before, "fahrtenbuch_write_lock_held_seconds_count") >= 3);
+        Assert.Contains(after.Split('\n'), l => l.StartsWith("fahrtenbuch_write_lock_held_seconds_bucket{", StringComparison.Ordinal) && l.Contains("le=\"0.0005\"", StringComparison.Ordinal));
+        Assert.True(PrometheusText.Sum(after, "fahrtenbuch_write_lock_held_seconds_sum") > PrometheusText.Sum(before, "fahrtenbuch_write_lock_held_seconds_sum"));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Fahrtenbuch.Server.Infrastructure;
 using Microsoft.EntityFrameworkCore;
@@ -20,6 +21,8 @@ public sealed class EventLog(AppDbContext db, TimeProvider time, IEnumerable<IEv
             throw new InvalidOperationException("A logged write needs a company scope.");
         }
 
+        var asked = Stopwatch.GetTimestamp();
+
         // SQLite has one writer per file; queueing here is fair and wakes the next writer at once, where the
         // database's busy handler would sleep and retry with growing pauses.
         var gated = db is SqliteAppDbContext;
@@ -39,7 +42,9 @@ public sealed class EventLog(AppDbContext db, TimeProvider time, IEnumerable<IEv
             // A no-op update takes the row lock (PostgreSQL) or the write lock (SQLite) before anything is read.
             var head = await LogHeadCommand.ExecuteAsync(db, transaction, companyId, advanceTo: null, cancellationToken)
                 ?? throw DomainException.NotFound("company");
-            return new LogTransaction(db, transaction, companyId, head, time, sinks, hooks, gated ? gate : null);
+            var held = Stopwatch.GetTimestamp();
+            Telemetry.WriteLockWait.Record(Stopwatch.GetElapsedTime(asked, held).TotalSeconds);
+            return new LogTransaction(db, transaction, companyId, head, time, sinks, hooks, gated ? gate : null, held);
         }
         catch
         {
@@ -85,10 +90,12 @@ public sealed class LogTransaction : IAsyncDisposable
     private long _head;
 
     private readonly SqliteWriteGate? _gate;
+    private readonly long _lockTaken;
     private bool _disposed;
 
-    internal LogTransaction(AppDbContext db, IDbContextTransaction transaction, Guid companyId, long head, TimeProvider time, IEnumerable<IEventSink> sinks, IEnumerable<ILogAppendHook> hooks, SqliteWriteGate? gate)
+    internal LogTransaction(AppDbContext db, IDbContextTransaction transaction, Guid companyId, long head, TimeProvider time, IEnumerable<IEventSink> sinks, IEnumerable<ILogAppendHook> hooks, SqliteWriteGate? gate, long lockTaken)
     {
+        _lockTaken = lockTaken;
         _db = db;
         _transaction = transaction;
         _companyId = companyId;
@@ -195,6 +202,7 @@ public sealed class LogTransaction : IAsyncDisposable
         }
         finally
         {
+            Telemetry.WriteLockHeld.Record(Stopwatch.GetElapsedTime(_lockTaken).TotalSeconds);
             _gate?.Release();
         }
     }

@@ -16,6 +16,8 @@ public static class Telemetry
 
     public static readonly Meter Meter = new(MeterName);
 
+    private static readonly double[] WriteLockBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
     /// <summary>Events committed to the log, tagged with <c>type</c>.</summary>
     public static readonly Counter<long> EventsWritten = Meter.CreateCounter<long>(
         "fahrtenbuch.events.written", unit: "{event}", description: "Events committed to the per-company event log.");
@@ -55,6 +57,19 @@ public static class Telemetry
     /// <summary>Subscribers disconnected because their bounded queue was full (slow consumers); they resume from the log.</summary>
     public static readonly Counter<long> LiveQueueDrops = Meter.CreateCounter<long>(
         "fahrtenbuch.live.queue.drops", unit: "{subscriber}", description: "Live subscribers disconnected because their queue was full.");
+
+    /// <summary>
+    /// Seconds a logged write waited for its company's write lock (SQLite: the one writer of the file; PostgreSQL: the
+    /// company's counter row), from asking to holding it. Rising waits on SQLite say the file has reached its write rate.
+    /// </summary>
+    public static readonly Histogram<double> WriteLockWait = Meter.CreateHistogram(
+        "fahrtenbuch.write_lock.wait", unit: "s", description: "Time a logged write waited for its company's write lock.",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = WriteLockBuckets });
+
+    /// <summary>Seconds a logged write held the lock, from taking it to its commit or rollback (the serial part of every write).</summary>
+    public static readonly Histogram<double> WriteLockHeld = Meter.CreateHistogram(
+        "fahrtenbuch.write_lock.held", unit: "s", description: "Time a logged write held its company's write lock.",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = WriteLockBuckets });
 
     public static IServiceCollection AddTelemetry(this IServiceCollection services)
     {
