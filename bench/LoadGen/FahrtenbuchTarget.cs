@@ -93,6 +93,19 @@ public sealed class FahrtenbuchTarget(string serverDll, int writers) : Target
         }
     }
 
+    /// <summary>
+    /// The server's own account of its write lock from <c>/metrics</c>: the hold histogram's sum and count, to subtract two
+    /// readings. On SQLite the write rate is one write per lock cycle, so this says where a write's time went.
+    /// </summary>
+    public async Task<(double HeldSeconds, double Writes)> WriteLockAsync()
+    {
+        var text = await Http.GetStringAsync(BaseUrl + "/metrics");
+        double Sum(string name) => text.Split('\n')
+            .Where(l => l.StartsWith(name, StringComparison.Ordinal) && (l[name.Length] == ' ' || l[name.Length] == '{'))
+            .Sum(l => double.Parse(l[(l.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
+        return (Sum("fahrtenbuch_write_lock_held_seconds_sum"), Sum("fahrtenbuch_write_lock_held_seconds_count"));
+    }
+
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
