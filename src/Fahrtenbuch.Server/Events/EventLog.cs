@@ -195,6 +195,7 @@ public sealed class LogTransaction : IAsyncDisposable
         }
 
         _disposed = true;
+        bool handedOver;
         try
         {
             await _transaction.DisposeAsync();
@@ -203,7 +204,16 @@ public sealed class LogTransaction : IAsyncDisposable
         finally
         {
             Telemetry.WriteLockHeld.Record(Stopwatch.GetElapsedTime(_lockTaken).TotalSeconds);
-            _gate?.Release();
+            handedOver = _gate?.Release() ?? false;
+        }
+
+        if (handedOver)
+        {
+            // The next writer's continuation was queued on this thread's local queue, behind the rest of this request (its
+            // response), until an idle worker was woken to steal it. Moving the rest of this request to the global queue lets
+            // this thread run the next writer at once: the lock cycle's part outside the lock fell from 0.17-0.21 ms to
+            // 0.07-0.10 ms per write under load, of which BEGIN and the head update are most (docs/benchmarks.md).
+            await Task.Yield();
         }
     }
 }
@@ -247,7 +257,12 @@ public sealed class SqliteWriteGate : IDisposable
 
     public Task WaitAsync(CancellationToken cancellationToken) => _semaphore.WaitAsync(cancellationToken);
 
-    public void Release() => _semaphore.Release();
+    /// <summary>Lets the next writer in; true when one was waiting (a hint, read without a lock: nothing depends on it being exact).</summary>
+    public bool Release()
+    {
+        _semaphore.Release();
+        return _semaphore.CurrentCount == 0;
+    }
 
     public void Dispose() => _semaphore.Dispose();
 }
