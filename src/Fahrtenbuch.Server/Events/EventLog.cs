@@ -211,8 +211,8 @@ public sealed class LogTransaction : IAsyncDisposable
         {
             // The next writer's continuation was queued on this thread's local queue, behind the rest of this request (its
             // response), until an idle worker was woken to steal it. Moving the rest of this request to the global queue lets
-            // this thread run the next writer at once: the lock cycle's part outside the lock fell from 0.17-0.21 ms to
-            // 0.07-0.10 ms per write under load, of which BEGIN and the head update are most (docs/benchmarks.md).
+            // this thread run the next writer at once: the lock cycle's part outside the lock fell from 0.15-0.21 ms to
+            // 0.07-0.11 ms per write under load, of which BEGIN and the head update are most (docs/benchmarks.md).
             await Task.Yield();
         }
     }
