@@ -23,39 +23,41 @@ public sealed class EventLog(AppDbContext db, TimeProvider time, IEnumerable<IEv
 
         var asked = Stopwatch.GetTimestamp();
 
-        // SQLite has one writer per file; queueing here is fair and wakes the next writer at once, where the
-        // database's busy handler would sleep and retry with growing pauses.
-        var gated = db is SqliteAppDbContext;
-        if (gated)
-        {
-            await gate.WaitAsync(cancellationToken);
-        }
-
+        // SQLite has one writer per file: the gate queues this process's writers (fair, and it wakes the next writer at
+        // once, where the database's busy handler would sleep and retry) and commits writes that queued up together.
+        SqliteWriteGate.Turn? turn = null;
         IDbContextTransaction? transaction = null;
         try
         {
-            transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            if (db is SqliteAppDbContext)
+            {
+                turn = await gate.EnterAsync(db, cancellationToken);
+                transaction = db.Database.CurrentTransaction!;
+            }
+            else
+            {
+                transaction = await db.Database.BeginTransactionAsync(cancellationToken);
 
-            // The whole write is one all-or-nothing unit: a savepoint around each SaveChanges would only add statements.
-            db.Database.AutoSavepointsEnabled = false;
+                // The whole write is one all-or-nothing unit: a savepoint around each SaveChanges would only add statements.
+                db.Database.AutoSavepointsEnabled = false;
+            }
 
-            // A no-op update takes the row lock (PostgreSQL) or the write lock (SQLite) before anything is read.
+            // A no-op update takes the row lock (PostgreSQL) before anything is read, and reads the head.
             var head = await LogHeadCommand.ExecuteAsync(db, transaction, companyId, advanceTo: null, cancellationToken)
                 ?? throw DomainException.NotFound("company");
-            var held = Stopwatch.GetTimestamp();
-            Telemetry.WriteLockWait.Record(Stopwatch.GetElapsedTime(asked, held).TotalSeconds);
-            return new LogTransaction(db, transaction, companyId, head, time, sinks, hooks, gated ? gate : null, held);
+            Telemetry.WriteLockWait.Record(Stopwatch.GetElapsedTime(asked).TotalSeconds);
+            return new LogTransaction(db, transaction, companyId, head, time, sinks, hooks, turn is null ? null : gate, turn);
         }
         catch
         {
-            if (transaction is not null)
+            if (turn is not null)
+            {
+                await gate.AbandonAsync(db, turn);
+            }
+            else if (transaction is not null)
             {
                 await transaction.DisposeAsync();
-            }
-
-            if (gated)
-            {
-                gate.Release();
+                db.Database.AutoSavepointsEnabled = true;
             }
 
             throw;
@@ -90,12 +92,13 @@ public sealed class LogTransaction : IAsyncDisposable
     private long _head;
 
     private readonly SqliteWriteGate? _gate;
-    private readonly long _lockTaken;
+    private readonly SqliteWriteGate.Turn? _turn;
+    private readonly long _lockTaken = Stopwatch.GetTimestamp();
+    private Dictionary<(Type, Guid), object>? _carry;
     private bool _disposed;
 
-    internal LogTransaction(AppDbContext db, IDbContextTransaction transaction, Guid companyId, long head, TimeProvider time, IEnumerable<IEventSink> sinks, IEnumerable<ILogAppendHook> hooks, SqliteWriteGate? gate, long lockTaken)
+    internal LogTransaction(AppDbContext db, IDbContextTransaction transaction, Guid companyId, long head, TimeProvider time, IEnumerable<IEventSink> sinks, IEnumerable<ILogAppendHook> hooks, SqliteWriteGate? gate, SqliteWriteGate.Turn? turn)
     {
-        _lockTaken = lockTaken;
         _db = db;
         _transaction = transaction;
         _companyId = companyId;
@@ -104,6 +107,7 @@ public sealed class LogTransaction : IAsyncDisposable
         _sinks = sinks;
         _hooks = hooks;
         _gate = gate;
+        _turn = turn;
         Now = Instants.Normalize(time.GetUtcNow());
     }
 
@@ -125,6 +129,23 @@ public sealed class LogTransaction : IAsyncDisposable
 
     /// <summary>Runs <paramref name="action"/> once this write has committed, never when it rolls back.</summary>
     public void OnCommitted(Action action) => (_committed ??= []).Add(action);
+
+    /// <summary>
+    /// State of this company that a write before this one in the same database transaction left with <see cref="Carry{T}"/>:
+    /// on SQLite, writes that queue up commit together (see <see cref="SqliteWriteGate"/>), so what they changed is not
+    /// committed yet, and a process-wide cache filled on commit cannot know it. Null when there is none.
+    /// </summary>
+    public T? Carried<T>() where T : class =>
+        _turn?.Carried is { } carried && carried.TryGetValue((typeof(T), _companyId), out var state) ? (T)state : null;
+
+    /// <summary>Leaves <paramref name="state"/> for the writes after this one in the same transaction, if this write is kept.</summary>
+    public void Carry<T>(T state) where T : class
+    {
+        if (_turn is not null)
+        {
+            (_carry ??= [])[(typeof(T), _companyId)] = state;
+        }
+    }
 
     public void Append(string type, object data, Guid? vehicleId = null, Guid? tripId = null, Guid? ownerId = null, object? restrictedData = null, EventAudience audience = EventAudience.Company)
     {
@@ -163,27 +184,39 @@ public sealed class LogTransaction : IAsyncDisposable
             await LogHeadCommand.ExecuteAsync(_db, _transaction, _companyId, advanceTo: _head, cancellationToken);
         }
 
+        if (_gate is not null)
+        {
+            // Committed with the writes queued behind it, published in order after the commit (see SqliteWriteGate).
+            _disposed = true;
+            await _gate.CommitAsync(_db, _turn!, Publish, _carry);
+            return;
+        }
+
         // The caller's cancellation must not abort a commit whose outcome it could then not know.
         await _transaction.CommitAsync(CancellationToken.None);
         try
         {
-            // Still under the lock, so on SQLite the live fan-out sees the company's events in position order and need
-            // not repair a gap from the database.
-            foreach (var action in _committed ?? [])
-            {
-                action();
-            }
-
-            Telemetry.RecordWritten(_events);
-            foreach (var sink in _sinks)
-            {
-                sink.Committed(_companyId, _events);
-            }
+            // Still under the lock, so the live fan-out sees the company's events in position order.
+            Publish();
         }
         finally
         {
             // The next writer may start now; building the caller's response needs no lock.
             await DisposeAsync();
+        }
+    }
+
+    private void Publish()
+    {
+        foreach (var action in _committed ?? [])
+        {
+            action();
+        }
+
+        Telemetry.RecordWritten(_events);
+        foreach (var sink in _sinks)
+        {
+            sink.Committed(_companyId, _events);
         }
     }
 
@@ -195,7 +228,12 @@ public sealed class LogTransaction : IAsyncDisposable
         }
 
         _disposed = true;
-        bool handedOver;
+        if (_gate is not null)
+        {
+            await _gate.AbandonAsync(_db, _turn!);
+            return;
+        }
+
         try
         {
             await _transaction.DisposeAsync();
@@ -204,16 +242,6 @@ public sealed class LogTransaction : IAsyncDisposable
         finally
         {
             Telemetry.WriteLockHeld.Record(Stopwatch.GetElapsedTime(_lockTaken).TotalSeconds);
-            handedOver = _gate?.Release() ?? false;
-        }
-
-        if (handedOver)
-        {
-            // The next writer's continuation was queued on this thread's local queue, behind the rest of this request (its
-            // response), until an idle worker was woken to steal it. Moving the rest of this request to the global queue lets
-            // this thread run the next writer at once: the lock cycle's part outside the lock fell from 0.15-0.21 ms to
-            // 0.07-0.11 ms per write under load, of which BEGIN and the head update are most (docs/benchmarks.md).
-            await Task.Yield();
         }
     }
 }
@@ -230,11 +258,9 @@ internal static class LogHeadCommand
     /// </summary>
     public static async Task<long?> ExecuteAsync(AppDbContext db, IDbContextTransaction transaction, Guid companyId, long? advanceTo, CancellationToken cancellationToken)
     {
-        await using var command = db.Database.GetDbConnection().CreateCommand();
-        command.Transaction = transaction.GetDbTransaction();
-        command.CommandText = advanceTo is null
+        await using var command = SqliteWriterConnection.Create(db.Database.GetDbConnection(), transaction.GetDbTransaction(), advanceTo is null
             ? "UPDATE \"Companies\" SET \"LogHead\" = \"LogHead\" WHERE \"Id\" = @company RETURNING \"LogHead\""
-            : "UPDATE \"Companies\" SET \"LogHead\" = @head WHERE \"Id\" = @company RETURNING \"LogHead\"";
+            : "UPDATE \"Companies\" SET \"LogHead\" = @head WHERE \"Id\" = @company RETURNING \"LogHead\"");
         // The provider's own mapping stores the id exactly as EF does (SQLite: upper-case text, PostgreSQL: uuid).
         command.Parameters.Add(db.IdMapping.CreateParameter(command, "company", companyId));
         if (advanceTo is { } head)
@@ -248,21 +274,4 @@ internal static class LogHeadCommand
         var result = await command.ExecuteScalarAsync(cancellationToken);
         return result is null or DBNull ? null : Convert.ToInt64(result, System.Globalization.CultureInfo.InvariantCulture);
     }
-}
-
-/// <summary>Queues this process's writers to a SQLite file one at a time (see <see cref="EventLog"/>).</summary>
-public sealed class SqliteWriteGate : IDisposable
-{
-    private readonly SemaphoreSlim _semaphore = new(1, 1);
-
-    public Task WaitAsync(CancellationToken cancellationToken) => _semaphore.WaitAsync(cancellationToken);
-
-    /// <summary>Lets the next writer in; true when one was waiting (a hint, read without a lock: nothing depends on it being exact).</summary>
-    public bool Release()
-    {
-        _semaphore.Release();
-        return _semaphore.CurrentCount == 0;
-    }
-
-    public void Dispose() => _semaphore.Dispose();
 }

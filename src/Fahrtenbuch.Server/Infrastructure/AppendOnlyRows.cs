@@ -35,9 +35,7 @@ internal static class AppendOnlyRows
         for (var first = 0; first < rows.Count; first += MaxRowsPerStatement)
         {
             var count = Math.Min(MaxRowsPerStatement, rows.Count - first);
-            await using var command = db.Database.GetDbConnection().CreateCommand();
-            command.Transaction = transaction.GetDbTransaction();
-            command.CommandText = shape.Sql(count);
+            await using var command = SqliteWriterConnection.Create(db.Database.GetDbConnection(), transaction.GetDbTransaction(), shape.Sql(count));
             for (var row = 0; row < count; row++)
             {
                 for (var column = 0; column < shape.Columns.Length; column++)

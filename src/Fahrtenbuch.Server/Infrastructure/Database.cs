@@ -51,7 +51,7 @@ public static class Database
                     }.ToString();
                 }
 
-                options.UseSqlite(sqlite).AddInterceptors(SqlitePragmas.Instance);
+                options.UseSqlite(sqlite).AddInterceptors(SqlitePragmas.Instance, SqliteStatementReuse.Instance);
             });
             services.AddScoped<AppDbContext>(sp => Rent<SqliteAppDbContext>(sp));
         }
@@ -148,7 +148,7 @@ internal sealed class SqlitePragmas : DbConnectionInterceptor
     private static readonly ConditionalWeakTable<sqlite3, object> Configured = [];
     private static readonly object Done = new();
 
-    private static void Apply(DbConnection connection)
+    internal static void Apply(DbConnection connection)
     {
         if (connection is SqliteConnection { Handle: { } handle } && !Configured.TryGetValue(handle, out _))
         {

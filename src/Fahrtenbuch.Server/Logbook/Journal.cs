@@ -163,8 +163,10 @@ public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOpt
 
     public async Task BeforeCommitAsync(LogTransaction write, CancellationToken cancellationToken)
     {
-        // What this process remembered at the log head this write started from, if anything (see JournalStateCache).
-        var known = cache.At(write.CompanyId, write.StartHead);
+        // What this process remembered at the log head this write started from, if anything (see JournalStateCache), or
+        // what a write before this one in the same transaction left (not in the cache before the transaction commits).
+        var known = cache.At(write.CompanyId, write.StartHead)
+            ?? (write.Carried<JournalState>() is { } carried && carried.LogHead == write.StartHead ? carried : null);
         var relevant = write.Events.Where(LogbookEvents.IsJournaled).ToList();
         if (relevant.Count == 0)
         {
@@ -212,6 +214,7 @@ public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOpt
     {
         var state = new JournalState(write.Head, write.Events.Any(e => e.Type == LogbookEvents.PeriodClosed) ? null : closedMonths, heads);
         var companyId = write.CompanyId;
+        write.Carry(state);
         write.OnCommitted(() => cache.Store(companyId, state));
     }
 

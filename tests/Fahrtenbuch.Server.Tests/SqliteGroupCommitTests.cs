@@ -1,0 +1,145 @@
+using System.Net.Http.Json;
+using Fahrtenbuch.Server.Events;
+using Fahrtenbuch.Server.Infrastructure;
+using Fahrtenbuch.Server.Vehicles;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using static Fahrtenbuch.Server.Tests.LogbookDriving;
+
+namespace Fahrtenbuch.Server.Tests;
+
+/// <summary>
+/// On SQLite, logged writes that queue up behind each other commit in one transaction, each inside a savepoint of its own
+/// (docs/adr/0009-sqlite-single-writer-group-commit.md). A response must still mean durable, and a failed write must
+/// change nothing while the writes around it are kept.
+/// </summary>
+public sealed class SqliteGroupCommitTests(AppFactory app) : IClassFixture<AppFactory>
+{
+    [Fact]
+    public async Task QueuedWrites_CommitTogether_AndTheOneThatFailsChangesNothing()
+    {
+        Assert.SkipWhen(TestDatabase.UsesPostgres, "Group commit is SQLite's; PostgreSQL commits each write on its own.");
+        var company = await app.QueryAsync(db => db.Companies.Select(c => c.Id).FirstAsync(Ct));
+        var before = await HeadAsync(company);
+        var sink = new RecordingSink();
+
+        await using var scopeA = Scope(company);
+        await using var scopeB = Scope(company);
+        await using var scopeC = Scope(company);
+        await using var scopeD = Scope(company);
+
+        var a = await Log(scopeA, sink).BeginAsync(Ct);
+
+        // Queued behind A before A is done, so A hands its turn on instead of committing.
+        var queuedB = Log(scopeB, sink).BeginAsync(Ct);
+        var queuedC = Log(scopeC, sink).BeginAsync(Ct);
+        var queuedD = Log(scopeD, sink).BeginAsync(Ct);
+
+        a.Append("test.grouped", new { writer = "a" });
+        var committedA = a.CommitAsync(Ct);
+
+        var b = await queuedB.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal(before + 1, b.StartHead);
+        b.Append("test.grouped", new { writer = "b" });
+        await b.DisposeAsync();
+
+        var c = await queuedC.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal(before + 1, c.StartHead);
+        c.Append("test.grouped", new { writer = "c" });
+        var committedC = c.CommitAsync(Ct);
+
+        var d = await queuedD.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        // Nothing is answered, published or visible to another connection before the group commits.
+        Assert.False(committedA.IsCompleted);
+        Assert.False(committedC.IsCompleted);
+        Assert.Empty(sink.Positions);
+        Assert.Equal(before, await HeadAsync(company));
+
+        d.Append("test.grouped", new { writer = "d" });
+        await d.CommitAsync(Ct);
+        await Task.WhenAll(committedA, committedC).WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        var events = await app.QueryAsync(db => db.Events.IgnoreQueryFilters()
+            .Where(e => e.CompanyId == company && e.Position > before)
+            .OrderBy(e => e.Position)
+            .Select(e => new { e.Position, e.Data })
+            .ToListAsync(Ct));
+        Assert.Equal([before + 1, before + 2, before + 3], events.Select(e => e.Position));
+        Assert.Equal(["a", "c", "d"], events.Select(e => System.Text.Json.JsonDocument.Parse(e.Data).RootElement.GetProperty("writer").GetString()));
+        Assert.Equal(before + 3, await HeadAsync(company));
+
+        // Published after the commit, in position order.
+        Assert.Equal([before + 1, before + 2, before + 3], sink.Positions);
+    }
+
+    [Fact]
+    public async Task ConcurrentTripWrites_KeepEveryVehiclesJournalChainIntact()
+    {
+        // Each write continues a vehicle's hash chain from the head the write before it left, which inside a group is not
+        // committed yet: a chain continued from a stale head would fail verification.
+        var chef = await app.LoginAsync("chef@demo.local");
+        var vehicles = (await chef.GetFromJsonAsync<List<VehicleResponse>>("/api/vehicles", TestJson.Options, Ct))!
+            .Take(4).Select(v => v.Id).ToList();
+        var entriesBefore = new Dictionary<Guid, int>();
+        foreach (var vehicle in vehicles)
+        {
+            entriesBefore[vehicle] = (await JsonAsync(chef, $"/api/vehicles/{vehicle}/journal/verify")).GetProperty("entries").GetInt32();
+        }
+
+        const int tripsPerVehicle = 8;
+        var trips = vehicles.SelectMany((vehicle, v) => Enumerable.Range(0, tripsPerVehicle).Select(i => (vehicle, v, i))).ToList();
+        await Parallel.ForEachAsync(trips, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = Ct }, async (trip, _) =>
+            await RecordAsync(chef, trip.vehicle, DateTimeOffset.UtcNow.AddDays(-20 + trip.i).AddMinutes(trip.v * 7), 700_000 + (trip.i * 100), 10));
+
+        foreach (var vehicle in vehicles)
+        {
+            var verify = await JsonAsync(chef, $"/api/vehicles/{vehicle}/journal/verify");
+            Assert.True(verify.GetProperty("valid").GetBoolean(), verify.ToString());
+            Assert.Equal(entriesBefore[vehicle] + tripsPerVehicle, verify.GetProperty("entries").GetInt32());
+        }
+    }
+
+    private AsyncServiceScope Scope(Guid company)
+    {
+        var scope = app.Services.CreateAsyncScope();
+        scope.ServiceProvider.GetRequiredService<CompanyScope>().CompanyId = company;
+        return scope;
+    }
+
+    /// <summary>The scope's event log with the application's sinks and <paramref name="sink"/> after them.</summary>
+    private static EventLog Log(AsyncServiceScope scope, IEventSink sink)
+    {
+        var services = scope.ServiceProvider;
+        return new EventLog(
+            services.GetRequiredService<AppDbContext>(), services.GetRequiredService<TimeProvider>(), [.. services.GetServices<IEventSink>(), sink],
+            services.GetRequiredService<SqliteWriteGate>(), services.GetServices<ILogAppendHook>());
+    }
+
+    private sealed class RecordingSink : IEventSink
+    {
+        private readonly List<long> _positions = [];
+
+        public IReadOnlyList<long> Positions
+        {
+            get
+            {
+                lock (_positions)
+                {
+                    return [.. _positions];
+                }
+            }
+        }
+
+        public void Committed(Guid companyId, IReadOnlyList<EventRecord> events)
+        {
+            lock (_positions)
+            {
+                _positions.AddRange(events.Select(e => e.Position));
+            }
+        }
+    }
+
+    private Task<long> HeadAsync(Guid company) =>
+        app.QueryAsync(db => db.Companies.Where(c => c.Id == company).Select(c => c.LogHead).SingleAsync(Ct));
+}
