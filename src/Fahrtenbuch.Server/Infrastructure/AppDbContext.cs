@@ -7,6 +7,7 @@ using Fahrtenbuch.Server.Vehicles;
 using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Storage;
 
@@ -34,6 +35,25 @@ public abstract class AppDbContext : IdentityUserContext<User, Guid>, IDataProte
 
     /// <summary>The provider's mapping of ids, for the few statements written by hand (looked up once per pooled instance).</summary>
     internal RelationalTypeMapping IdMapping => _idMapping ??= this.GetService<IRelationalTypeMappingSource>().FindMapping(typeof(Guid))!;
+
+    /// <summary>
+    /// The <typeparamref name="TEntity"/> entries this context tracks, without first running change detection over every
+    /// tracked entity as <c>ChangeTracker.Entries</c> does (a write asked two or three times before its save, which detects
+    /// anyway). For callers that read the entities themselves and states set explicitly (added, deleted), not what changed.
+    /// </summary>
+    internal List<EntityEntry<TEntity>> TrackedEntries<TEntity>() where TEntity : class
+    {
+        var detect = ChangeTracker.AutoDetectChangesEnabled;
+        ChangeTracker.AutoDetectChangesEnabled = false;
+        try
+        {
+            return ChangeTracker.Entries<TEntity>().ToList();
+        }
+        finally
+        {
+            ChangeTracker.AutoDetectChangesEnabled = detect;
+        }
+    }
 
     /// <summary>Binds this instance, fresh or from the pool, to the company scope of the unit of work that uses it.</summary>
     internal AppDbContext For(CompanyScope scope)

@@ -235,7 +235,7 @@ public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOpt
     /// </summary>
     private Trip? TrackedWithRevisions(EventRecord e)
     {
-        var entry = db.ChangeTracker.Entries<Trip>().FirstOrDefault(t => t.Entity.Id == e.TripId);
+        var entry = db.TrackedEntries<Trip>().FirstOrDefault(t => t.Entity.Id == e.TripId);
         var created = e.Type is EventTypes.TripStarted or EventTypes.TripRecorded;
         return entry is not null && (created || entry.Collection(t => t.Revisions).IsLoaded) ? entry.Entity : null;
     }

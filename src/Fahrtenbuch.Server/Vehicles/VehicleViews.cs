@@ -84,7 +84,7 @@ public static class VehicleViews
             active[use.TripId] = use;
         }
 
-        foreach (var entry in db.ChangeTracker.Entries<Trip>())
+        foreach (var entry in db.TrackedEntries<Trip>())
         {
             var trip = entry.Entity;
             if (trip.VehicleId != vehicle.Id)
