@@ -1,6 +1,9 @@
+using Fahrtenbuch.Server.Events;
 using Fahrtenbuch.Server.Infrastructure;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Fahrtenbuch.Server.Tests;
 
@@ -23,6 +26,40 @@ public sealed class SqliteConnectionTests(AppFactory app) : IClassFixture<AppFac
             Assert.Equal(1, synchronous); // NORMAL: no fsync per commit in WAL mode
             Assert.Equal(30_000, busyTimeout);
         }
+    }
+
+    [Fact]
+    public async Task LoggedWrites_RunOnTheWriterConnection_WithTheServersSettingsAndItsCache()
+    {
+        Assert.SkipWhen(TestDatabase.UsesPostgres, "SQLite connection settings only.");
+        var foreignKeys = await app.QueryAsync(db => PragmaAsync(db, "foreign_keys"));
+        Assert.Equal(1, foreignKeys);
+
+        var company = await app.QueryAsync(db => db.Companies.Select(c => c.Id).FirstAsync(TestContext.Current.CancellationToken));
+        await using var scope = app.Services.CreateAsyncScope();
+        scope.ServiceProvider.GetRequiredService<CompanyScope>().CompanyId = company;
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        await using (var write = await scope.ServiceProvider.GetRequiredService<EventLog>().BeginAsync(TestContext.Current.CancellationToken))
+        {
+            Assert.IsType<SqliteWriterConnection>(db.Database.GetDbConnection());
+            var pragmas = new Dictionary<string, long>();
+            foreach (var name in new[] { "synchronous", "busy_timeout", "foreign_keys", "cache_size", "temp_store" })
+            {
+                await using var command = db.Database.GetDbConnection().CreateCommand();
+                command.Transaction = db.Database.CurrentTransaction!.GetDbTransaction();
+                command.CommandText = $"PRAGMA {name}";
+                pragmas[name] = Convert.ToInt64(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            Assert.Equal(1, pragmas["synchronous"]);
+            Assert.Equal(30_000, pragmas["busy_timeout"]);
+            Assert.Equal(foreignKeys, pragmas["foreign_keys"]);
+            Assert.Equal(-65_536, pragmas["cache_size"]);
+            Assert.Equal(2, pragmas["temp_store"]); // MEMORY
+        }
+
+        // The turn is over: the request's context is back on a connection of its own.
+        Assert.IsNotType<SqliteWriterConnection>(db.Database.GetDbConnection());
     }
 
     private static async Task<long> PragmaAsync(AppDbContext db, string name)
