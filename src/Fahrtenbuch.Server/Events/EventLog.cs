@@ -175,7 +175,7 @@ public sealed class LogTransaction : IAsyncDisposable
             await hook.BeforeCommitAsync(this, cancellationToken);
         }
 
-        await _db.SaveChangesAsync(cancellationToken);
+        await DirectSave.SaveChangesAsync(_db, cancellationToken);
 
         // The events skip EF's change tracker: nothing reads them back through the context (see AppendOnlyRows).
         await AppendOnlyRows.InsertAsync(_db, _events, cancellationToken);

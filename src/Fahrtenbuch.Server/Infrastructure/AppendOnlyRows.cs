@@ -21,8 +21,11 @@ internal static class AppendOnlyRows
 
     private static readonly ConcurrentDictionary<(IModel Model, Type Entity), Shape> Shapes = new();
 
-    public static async Task InsertAsync<TEntity>(AppDbContext db, IReadOnlyList<TEntity> rows, CancellationToken cancellationToken)
-        where TEntity : class
+    public static Task InsertAsync<TEntity>(AppDbContext db, IReadOnlyList<TEntity> rows, CancellationToken cancellationToken)
+        where TEntity : class => InsertAsync(db, typeof(TEntity), rows, cancellationToken);
+
+    /// <summary>Inserts <paramref name="rows"/>, all of the entity type mapped to <paramref name="entity"/>.</summary>
+    public static async Task InsertAsync(AppDbContext db, Type entity, IReadOnlyList<object> rows, CancellationToken cancellationToken)
     {
         if (rows.Count == 0)
         {
@@ -31,7 +34,7 @@ internal static class AppendOnlyRows
 
         var transaction = db.Database.CurrentTransaction
             ?? throw new InvalidOperationException("Append-only rows are inserted inside the write's transaction.");
-        var shape = Shapes.GetOrAdd((db.Model, typeof(TEntity)), static (key, sql) => Shape.Of(key.Model.FindEntityType(key.Entity)!, sql), db.GetService<ISqlGenerationHelper>());
+        var shape = Shapes.GetOrAdd((db.Model, entity), static (key, sql) => Shape.Of(key.Model.FindEntityType(key.Entity)!, sql), db.GetService<ISqlGenerationHelper>());
         for (var first = 0; first < rows.Count; first += MaxRowsPerStatement)
         {
             var count = Math.Min(MaxRowsPerStatement, rows.Count - first);
