@@ -107,6 +107,14 @@ public class AppFactory : WebApplicationFactory<Program>
         return await query(db);
     }
 
+    /// <summary>A unit of work in the given company, as a request of one of its users would get (its context, event log, hooks).</summary>
+    public AsyncServiceScope CompanyScope(Guid companyId)
+    {
+        var scope = Services.CreateAsyncScope();
+        scope.ServiceProvider.GetRequiredService<CompanyScope>().CompanyId = companyId;
+        return scope;
+    }
+
     /// <summary>Row counts of every table that a write could touch, to prove a refused request changed nothing.</summary>
     public Task<string> FingerprintAsync() => QueryAsync(async db =>
         string.Join(",", [

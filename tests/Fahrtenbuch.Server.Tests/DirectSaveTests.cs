@@ -21,7 +21,7 @@ public sealed class DirectSaveTests(AppFactory app) : IClassFixture<AppFactory>
         var (company, driver) = await CompanyAndDriverAsync();
         Trip trip;
         Vehicle vehicle;
-        await using (var scope = Scope(company))
+        await using (var scope = app.CompanyScope(company))
         {
             var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
             await using var write = await scope.ServiceProvider.GetRequiredService<EventLog>().BeginAsync(Ct);
@@ -38,7 +38,7 @@ public sealed class DirectSaveTests(AppFactory app) : IClassFixture<AppFactory>
         await AssertStoredAsync(trip);
         await AssertStoredAsync(vehicle);
 
-        await using (var scope = Scope(company))
+        await using (var scope = app.CompanyScope(company))
         {
             var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
             await using var write = await scope.ServiceProvider.GetRequiredService<EventLog>().BeginAsync(Ct);
@@ -63,7 +63,7 @@ public sealed class DirectSaveTests(AppFactory app) : IClassFixture<AppFactory>
         var vehicles = await app.QueryAsync(db => db.Vehicles.IgnoreQueryFilters()
             .Where(v => v.CompanyId == company && v.ActiveTripId == null && v.Status == VehicleStatus.InService).OrderBy(v => v.Plate).Take(2).Select(v => v.Id).ToListAsync(Ct));
         var trips = new List<Trip>();
-        await using (var scope = Scope(company))
+        await using (var scope = app.CompanyScope(company))
         {
             var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
             await using var write = await scope.ServiceProvider.GetRequiredService<EventLog>().BeginAsync(Ct);
@@ -93,7 +93,7 @@ public sealed class DirectSaveTests(AppFactory app) : IClassFixture<AppFactory>
     /// <summary>Every mapped column of <paramref name="entity"/> as a fresh context reads it back.</summary>
     private async Task AssertStoredAsync<TEntity>(TEntity entity) where TEntity : class
     {
-        var type = app.Services.CreateScope().ServiceProvider.GetRequiredService<AppDbContext>().Model.FindEntityType(typeof(TEntity))!;
+        var type = await app.QueryAsync(db => Task.FromResult(db.Model.FindEntityType(typeof(TEntity))!));
         var key = type.FindPrimaryKey()!.Properties.Single();
         var id = key.GetGetter().GetClrValue(entity)!;
         var stored = await app.QueryAsync(db => db.Set<TEntity>().IgnoreQueryFilters().AsNoTracking()
@@ -113,10 +113,4 @@ public sealed class DirectSaveTests(AppFactory app) : IClassFixture<AppFactory>
             return (user.CompanyId, user.Id);
         });
 
-    private AsyncServiceScope Scope(Guid company)
-    {
-        var scope = app.Services.CreateAsyncScope();
-        scope.ServiceProvider.GetRequiredService<CompanyScope>().CompanyId = company;
-        return scope;
-    }
 }

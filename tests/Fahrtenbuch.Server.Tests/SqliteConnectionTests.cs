@@ -36,8 +36,7 @@ public sealed class SqliteConnectionTests(AppFactory app) : IClassFixture<AppFac
         Assert.Equal(1, foreignKeys);
 
         var company = await app.QueryAsync(db => db.Companies.Select(c => c.Id).FirstAsync(TestContext.Current.CancellationToken));
-        await using var scope = app.Services.CreateAsyncScope();
-        scope.ServiceProvider.GetRequiredService<CompanyScope>().CompanyId = company;
+        await using var scope = app.CompanyScope(company);
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         await using (var write = await scope.ServiceProvider.GetRequiredService<EventLog>().BeginAsync(TestContext.Current.CancellationToken))
         {

@@ -23,10 +23,10 @@ public sealed class SqliteGroupCommitTests(AppFactory app) : IClassFixture<AppFa
         var before = await HeadAsync(company);
         var sink = new RecordingSink();
 
-        await using var scopeA = Scope(company);
-        await using var scopeB = Scope(company);
-        await using var scopeC = Scope(company);
-        await using var scopeD = Scope(company);
+        await using var scopeA = app.CompanyScope(company);
+        await using var scopeB = app.CompanyScope(company);
+        await using var scopeC = app.CompanyScope(company);
+        await using var scopeD = app.CompanyScope(company);
 
         var a = await Log(scopeA, sink).BeginAsync(Ct);
 
@@ -100,12 +100,6 @@ public sealed class SqliteGroupCommitTests(AppFactory app) : IClassFixture<AppFa
         }
     }
 
-    private AsyncServiceScope Scope(Guid company)
-    {
-        var scope = app.Services.CreateAsyncScope();
-        scope.ServiceProvider.GetRequiredService<CompanyScope>().CompanyId = company;
-        return scope;
-    }
 
     /// <summary>The scope's event log with the application's sinks and <paramref name="sink"/> after them.</summary>
     private static EventLog Log(AsyncServiceScope scope, IEventSink sink)
