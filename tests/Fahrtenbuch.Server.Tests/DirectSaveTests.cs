@@ -32,7 +32,10 @@ public sealed class DirectSaveTests(AppFactory app) : IClassFixture<AppFactory>
             vehicle.ObserveOdometer(trip.StartOdometer, trip.StartedAt);
             db.Trips.Add(trip);
             write.Append("test.direct-save", new { trip = trip.Id });
+            var saved = 0;
+            db.SavedChanges += (_, _) => saved++;
             await write.CommitAsync(Ct);
+            Assert.Equal(TestDatabase.UsesPostgres ? 1 : 0, saved);
         }
 
         await AssertStoredAsync(trip);
@@ -79,7 +82,10 @@ public sealed class DirectSaveTests(AppFactory app) : IClassFixture<AppFactory>
             }
 
             write.Append("test.direct-save", new { trips = trips.Count });
+            var saved = 0;
+            db.SavedChanges += (_, _) => saved++;
             await write.CommitAsync(Ct);
+            Assert.Equal(1, saved);
         }
 
         foreach (var trip in trips)

@@ -61,6 +61,16 @@ public sealed class SqliteConnectionTests(AppFactory app) : IClassFixture<AppFac
         Assert.IsNotType<SqliteWriterConnection>(db.Database.GetDbConnection());
     }
 
+    [Fact]
+    public async Task TheModel_NeedsNoFunctionEfRegistersOnlyOnItsOwnConnections()
+    {
+        // Logged writes run on the writer connection, where EF's ef_* decimal functions are not registered (SqliteWriteGate).
+        var decimals = await app.QueryAsync(db => Task.FromResult(db.Model.GetEntityTypes().SelectMany(t => t.GetProperties())
+            .Where(p => Nullable.GetUnderlyingType(p.ClrType) == typeof(decimal) || p.ClrType == typeof(decimal))
+            .Select(p => $"{p.DeclaringType.DisplayName()}.{p.Name}").ToList()));
+        Assert.Empty(decimals);
+    }
+
     private static async Task<long> PragmaAsync(AppDbContext db, string name)
     {
         await db.Database.OpenConnectionAsync(TestContext.Current.CancellationToken);

@@ -13,8 +13,14 @@ namespace Fahrtenbuch.Server.Tests;
 /// (docs/adr/0009-sqlite-single-writer-group-commit.md). A response must still mean durable, and a failed write must
 /// change nothing while the writes around it are kept.
 /// </summary>
-public sealed class SqliteGroupCommitTests(AppFactory app) : IClassFixture<AppFactory>
+public sealed class SqliteGroupCommitTests(SqliteGroupCommitTests.NoAgeBoundAppFactory app) : IClassFixture<SqliteGroupCommitTests.NoAgeBoundAppFactory>
 {
+    /// <summary>A group here ends only when nobody waits: the steps of a test, not a busy machine's clock, decide the groups.</summary>
+    public sealed class NoAgeBoundAppFactory : AppFactory
+    {
+        protected override Dictionary<string, string?> Settings => new() { ["Database:GroupCommitMaxAgeMilliseconds"] = "60000" };
+    }
+
     [Fact]
     public async Task QueuedWrites_CommitTogether_AndTheOneThatFailsChangesNothing()
     {
@@ -74,10 +80,66 @@ public sealed class SqliteGroupCommitTests(AppFactory app) : IClassFixture<AppFa
     }
 
     [Fact]
+    public async Task AWriteThatFailsInAGroup_LeavesNoRowBehind_WhileTheWriteBeforeItIsKept()
+    {
+        Assert.SkipWhen(TestDatabase.UsesPostgres, "Group commit is SQLite's; PostgreSQL commits each write on its own.");
+        var company = await app.QueryAsync(db => db.Companies.Select(c => c.Id).FirstAsync(Ct));
+        var before = await HeadAsync(company);
+        await using var scopeA = app.CompanyScope(company);
+        await using var scopeB = app.CompanyScope(company);
+
+        var a = await Log(scopeA, new RecordingSink()).BeginAsync(Ct);
+        var queuedB = Log(scopeB, new RecordingSink()).BeginAsync(Ct);
+        a.Append("test.grouped", new { writer = "a" });
+        var committedA = a.CommitAsync(Ct);
+
+        // B gets the turn in A's transaction, changes a row, then fails: only its savepoint is rolled back.
+        var b = await queuedB.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        var db = scopeB.ServiceProvider.GetRequiredService<AppDbContext>();
+        var vehicle = await db.Vehicles.OrderBy(v => v.Plate).FirstAsync(Ct);
+        var name = vehicle.Name;
+        vehicle.Update("B was here", assignedDriverId: null, changeAssignment: false, status: null);
+        await db.SaveChangesAsync(Ct);
+        b.Append("test.grouped", new { writer = "b" });
+        await b.DisposeAsync();
+
+        await committedA.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal(before + 1, await HeadAsync(company));
+        Assert.Equal(name, await app.QueryAsync(db => db.Vehicles.IgnoreQueryFilters().Where(v => v.Id == vehicle.Id).Select(v => v.Name).SingleAsync(Ct)));
+    }
+
+    [Fact]
+    public async Task AFailingEventSink_NeitherStopsTheGroupNorTheWritesAfterIt()
+    {
+        Assert.SkipWhen(TestDatabase.UsesPostgres, "Group commit is SQLite's; PostgreSQL commits each write on its own.");
+        var company = await app.QueryAsync(db => db.Companies.Select(c => c.Id).FirstAsync(Ct));
+        var before = await HeadAsync(company);
+        await using var scopeA = app.CompanyScope(company);
+        await using var scopeB = app.CompanyScope(company);
+        await using var scopeC = app.CompanyScope(company);
+
+        var a = await Log(scopeA, new ThrowingSink()).BeginAsync(Ct);
+        var queuedB = Log(scopeB, new RecordingSink()).BeginAsync(Ct);
+        a.Append("test.grouped", new { writer = "a" });
+        var committedA = a.CommitAsync(Ct);
+        var b = await queuedB.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        b.Append("test.grouped", new { writer = "b" });
+        await b.CommitAsync(Ct).WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        // A's write is committed: its sink's failure is logged, and it answers success.
+        await committedA.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        await using var c = await Log(scopeC, new RecordingSink()).BeginAsync(Ct).WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        c.Append("test.grouped", new { writer = "c" });
+        await c.CommitAsync(Ct);
+        Assert.Equal(before + 3, await HeadAsync(company));
+    }
+
+    [Fact]
     public async Task ConcurrentTripWrites_KeepEveryVehiclesJournalChainIntact()
     {
         // Each write continues a vehicle's hash chain from the head the write before it left, which inside a group is not
-        // committed yet: a chain continued from a stale head would fail verification.
+        // committed yet (handed on with LogTransaction.Carry, or read back through the group's transaction): a chain
+        // continued from a stale head would fail verification.
         var chef = await app.LoginAsync("chef@demo.local");
         var vehicles = (await chef.GetFromJsonAsync<List<VehicleResponse>>("/api/vehicles", TestJson.Options, Ct))!
             .Take(4).Select(v => v.Id).ToList();
@@ -108,6 +170,11 @@ public sealed class SqliteGroupCommitTests(AppFactory app) : IClassFixture<AppFa
         return new EventLog(
             services.GetRequiredService<AppDbContext>(), services.GetRequiredService<TimeProvider>(), [.. services.GetServices<IEventSink>(), sink],
             services.GetRequiredService<SqliteWriteGate>(), services.GetServices<ILogAppendHook>());
+    }
+
+    private sealed class ThrowingSink : IEventSink
+    {
+        public void Committed(Guid companyId, IReadOnlyList<EventRecord> events) => throw new InvalidOperationException("A sink that fails.");
     }
 
     private sealed class RecordingSink : IEventSink

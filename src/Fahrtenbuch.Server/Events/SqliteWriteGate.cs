@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Fahrtenbuch.Server.Infrastructure;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace Fahrtenbuch.Server.Events;
 
@@ -14,16 +15,14 @@ namespace Fahrtenbuch.Server.Events;
 /// inside a savepoint of its own: when it fails, only its own changes are rolled back and the group goes on. When a
 /// write is done and others are waiting, it hands its turn on without committing and waits for the group's commit
 /// before it answers, so a response still means durable. The last write of a group (nobody waiting, or the group has
-/// reached <see cref="MaxGroupWrites"/> or <see cref="MaxGroupAge"/>) commits it and then publishes every write's events
+/// reached its bounds in <see cref="DatabaseOptions"/>) commits it and then publishes every write's events
 /// in log order, still holding the turn, so the live feed sees each company's events in position order.
 /// </remarks>
-public sealed class SqliteWriteGate : IDisposable
+public sealed partial class SqliteWriteGate(IOptions<DatabaseOptions> options, ILogger<SqliteWriteGate> logger) : IDisposable
 {
-    /// <summary>Bounds what a write waits for beyond its own turn: the writes after it in the same group.</summary>
-    public const int MaxGroupWrites = 32;
-
-    /// <inheritdoc cref="MaxGroupWrites"/>
-    public static readonly TimeSpan MaxGroupAge = TimeSpan.FromMilliseconds(10);
+    // What a write waits for beyond its own turn: the writes after it in the same group (DatabaseOptions).
+    private readonly int _maxGroupWrites = options.Value.GroupCommitMaxWrites;
+    private readonly TimeSpan _maxGroupAge = TimeSpan.FromMilliseconds(options.Value.GroupCommitMaxAgeMilliseconds);
 
     private readonly SemaphoreSlim _turn = new(1, 1);
     private int _waiting;
@@ -105,8 +104,14 @@ public sealed class SqliteWriteGate : IDisposable
             throw;
         }
 
-        Detach(db, turn);
-        await EndTurnAsync(turn, throwOnCommitFailure: true);
+        try
+        {
+            Detach(db, turn);
+        }
+        finally
+        {
+            await EndTurnAsync(turn, throwOnCommitFailure: true);
+        }
 
         // Handed on: the group commits after this write. The caller's cancellation does not apply, as it would leave the
         // caller not knowing whether its write was stored.
@@ -131,33 +136,44 @@ public sealed class SqliteWriteGate : IDisposable
             _group?.Poison();
         }
 
-        Detach(db, turn);
-
-        // The writes handed on to this one learn about a failed group commit from the group; this write has its own error.
-        await EndTurnAsync(turn, throwOnCommitFailure: false);
+        try
+        {
+            Detach(db, turn);
+        }
+        finally
+        {
+            // The writes handed on to this one learn about a failed group commit from the group; this write has its own error.
+            await EndTurnAsync(turn, throwOnCommitFailure: false);
+        }
     }
 
     private async Task EndTurnAsync(Turn turn, bool throwOnCommitFailure)
     {
         var group = _group;
         var waiting = Volatile.Read(ref _waiting) > 0;
-        if (group is not null && waiting && !group.Poisoned && group.Published.Count < MaxGroupWrites
-            && Stopwatch.GetElapsedTime(group.Started) < MaxGroupAge)
+        Exception? failure = null;
+        try
+        {
+            // The group's age is looked at when a turn ends: a finished write waits at most for the turns after it that
+            // began within the group's age bound, each as long as its own write takes.
+            if (group is not null && waiting && !group.Poisoned && group.Published.Count < _maxGroupWrites
+                && Stopwatch.GetElapsedTime(group.Started) < _maxGroupAge)
+            {
+                return;
+            }
+
+            _group = null;
+            if (group is not null)
+            {
+                failure = Finish(group);
+            }
+        }
+        finally
         {
             Telemetry.WriteLockHeld.Record(Stopwatch.GetElapsedTime(turn.Started).TotalSeconds);
             _turn.Release();
-            return;
         }
 
-        _group = null;
-        Exception? failure = null;
-        if (group is not null)
-        {
-            failure = Finish(group);
-        }
-
-        Telemetry.WriteLockHeld.Record(Stopwatch.GetElapsedTime(turn.Started).TotalSeconds);
-        _turn.Release();
         if (failure is not null && throwOnCommitFailure)
         {
             throw failure;
@@ -211,12 +227,27 @@ public sealed class SqliteWriteGate : IDisposable
             return group.Committed.Task.Exception!.InnerException;
         }
 
-        foreach (var publish in group.Published)
+        try
         {
-            publish();
+            foreach (var publish in group.Published)
+            {
+                try
+                {
+                    publish();
+                }
+                catch (Exception e)
+                {
+                    // The write is committed and answers success; a live subscriber that missed its events resumes from
+                    // the log. What must not happen is that the writes after it are never published or never answered.
+                    LogPublishFailed(e);
+                }
+            }
+        }
+        finally
+        {
+            group.Committed.TrySetResult();
         }
 
-        group.Committed.TrySetResult();
         return null;
     }
 
@@ -230,10 +261,15 @@ public sealed class SqliteWriteGate : IDisposable
         turn.Attached = false;
         db.Database.UseTransaction(null);
         db.Database.AutoSavepointsEnabled = true;
-        db.Database.SetDbConnection(null);
+        db.Database.SetDbConnection(null, contextOwnsConnection: true);
         db.Database.SetConnectionString(turn.ConnectionString);
     }
 
+    /// <remarks>
+    /// EF registers its own SQLite functions (<c>regexp</c>, the <c>ef_*</c> decimal arithmetic) only on connections it
+    /// creates, not on this one: a query inside a logged write must not need them (the model has no decimal column, which
+    /// a test keeps so).
+    /// </remarks>
     private SqliteWriterConnection OpenConnection(string connectionString)
     {
         var connection = new SqliteWriterConnection(connectionString);
@@ -284,6 +320,9 @@ public sealed class SqliteWriteGate : IDisposable
         _connection?.Dispose();
         (_savepoint, _release, _rollbackTo, _connection) = (null, null, null, null);
     }
+
+    [LoggerMessage(LogLevel.Error, "Publishing a committed write's events failed; live subscribers resume them from the log")]
+    private partial void LogPublishFailed(Exception exception);
 
     public void Dispose()
     {

@@ -25,4 +25,16 @@ public sealed class DatabaseOptions
     /// the server then refuses to start against a database that is behind.
     /// </summary>
     public bool MigrateOnStart { get; set; } = true;
+
+    /// <summary>
+    /// SQLite: logged writes that queue up behind each other commit in one transaction (docs/adr/0009). A group ends when no
+    /// write is waiting, when it has this many writes (1: every write commits alone), or when a write finishes after
+    /// <see cref="GroupCommitMaxAgeMilliseconds"/>. A write answers once its group has committed.
+    /// </summary>
+    [Range(1, 1000)]
+    public int GroupCommitMaxWrites { get; set; } = 32;
+
+    /// <inheritdoc cref="GroupCommitMaxWrites"/>
+    [Range(0, 60_000)]
+    public int GroupCommitMaxAgeMilliseconds { get; set; } = 10;
 }
