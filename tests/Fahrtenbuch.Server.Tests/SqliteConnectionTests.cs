@@ -23,7 +23,7 @@ public sealed class SqliteConnectionTests(AppFactory app) : IClassFixture<AppFac
             }
 
             var (synchronous, busyTimeout) = await app.QueryAsync(async db => (await PragmaAsync(db, "synchronous"), await PragmaAsync(db, "busy_timeout")));
-            Assert.Equal(1, synchronous); // NORMAL: no fsync per commit in WAL mode
+            Assert.Equal(2, synchronous); // FULL: a commit is on disk before the write answers
             Assert.Equal(30_000, busyTimeout);
         }
     }
@@ -50,7 +50,7 @@ public sealed class SqliteConnectionTests(AppFactory app) : IClassFixture<AppFac
                 pragmas[name] = Convert.ToInt64(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken), System.Globalization.CultureInfo.InvariantCulture);
             }
 
-            Assert.Equal(1, pragmas["synchronous"]);
+            Assert.Equal(2, pragmas["synchronous"]);
             Assert.Equal(30_000, pragmas["busy_timeout"]);
             Assert.Equal(foreignKeys, pragmas["foreign_keys"]);
             Assert.Equal(-65_536, pragmas["cache_size"]);
