@@ -38,7 +38,6 @@ public sealed class SqliteWriterConnection(string connectionString) : SqliteConn
         }
 
         command.InUse = true;
-        command.Transaction = Transaction;
         return command;
     }
 
