@@ -18,6 +18,9 @@ public sealed class SqliteWriterConnection(string connectionString) : SqliteConn
 
     private readonly Dictionary<string, ReusableCommand> _statements = new(StringComparer.Ordinal);
 
+    /// <summary>The statements this connection keeps prepared: every distinct SQL text the logged writes have run on it.</summary>
+    public IReadOnlyCollection<string> Statements => _statements.Keys;
+
     /// <summary>A command for <paramref name="sql"/> that keeps its prepared statements when disposed, or null (see remarks).</summary>
     public SqliteCommand? Rent(string sql)
     {

@@ -462,7 +462,10 @@ internal sealed class TripConfiguration : IEntityTypeConfiguration<Trip>
         // Every trip write asks who is on a car or out with a driver now, and every completion which completed trips it
         // overlaps. Without these the database walks all trips of the vehicle, driver or company, a cost that grows with the
         // logbook; partial indexes keep each one to the trips that can match (an active trip is in none of the last three).
-        builder.HasIndex(t => new { t.CompanyId, t.VehicleId }).HasFilter("\"State\" = 'Active'").HasDatabaseName("IX_Trips_ActiveByVehicle");
+        // StartedAt lets the look-up for another active trip on a car take the newest one from this index: without it, SQLite
+        // served that ORDER BY from the (CompanyId, VehicleId, StartedAt) index above and walked the car's whole history
+        // (a third of a completion's time under the write lock after 20,000 trips, docs/benchmarks.md).
+        builder.HasIndex(t => new { t.CompanyId, t.VehicleId, t.StartedAt }, "IX_Trips_ActiveByVehicle").HasFilter("\"State\" = 'Active'");
         builder.HasIndex(t => new { t.CompanyId, t.DriverId }).HasFilter("\"State\" = 'Active'").HasDatabaseName("IX_Trips_ActiveByDriver");
         builder.HasIndex(t => new { t.CompanyId, t.VehicleId, t.EndOdometer }).HasFilter("\"State\" = 'Completed'").HasDatabaseName("IX_Trips_CompletedByVehicleEndOdometer");
         builder.HasIndex(t => new { t.CompanyId, t.VehicleId, t.EndedAt }).HasFilter("\"State\" = 'Completed'").HasDatabaseName("IX_Trips_CompletedByVehicleEnd");

@@ -611,10 +611,6 @@ namespace Fahrtenbuch.Server.Infrastructure.Migrations.Postgres
                         .HasDatabaseName("IX_Trips_ActiveByDriver")
                         .HasFilter("\"State\" = 'Active'");
 
-                    b.HasIndex("CompanyId", "VehicleId")
-                        .HasDatabaseName("IX_Trips_ActiveByVehicle")
-                        .HasFilter("\"State\" = 'Active'");
-
                     b.HasIndex("CompanyId", "DriverId", "EndedAt")
                         .HasDatabaseName("IX_Trips_CompletedByDriverEnd")
                         .HasFilter("\"State\" = 'Completed'");
@@ -630,6 +626,9 @@ namespace Fahrtenbuch.Server.Infrastructure.Migrations.Postgres
                         .HasFilter("\"State\" = 'Completed'");
 
                     b.HasIndex("CompanyId", "VehicleId", "StartedAt");
+
+                    b.HasIndex(new[] { "CompanyId", "VehicleId", "StartedAt" }, "IX_Trips_ActiveByVehicle")
+                        .HasFilter("\"State\" = 'Active'");
 
                     b.ToTable("Trips");
                 });
