@@ -45,13 +45,25 @@ public sealed partial class WritePathQueryPlanTests(AppFactory app) : IClassFixt
             Assert.Equal(HttpStatusCode.OK, completed.StatusCode);
         }
 
+        // A trip entered afterwards (overlap check on a time window), then corrected and voided.
+        var now = DateTimeOffset.UtcNow;
+        var late = await chef.PostAsJsonAsync("/api/trips/late", new
+        {
+            vehicleId = vehicle.Id, startedAt = now.AddDays(-2), endedAt = now.AddDays(-2).AddHours(1), startOdometer = odometer, endOdometer = odometer + 5, category = "private",
+        }, cancellationToken);
+        Assert.Equal(HttpStatusCode.Created, late.StatusCode);
+        var lateTrip = (await late.Content.ReadFromJsonAsync<TripResponse>(TestJson.Options, cancellationToken))!;
+        Assert.Equal(HttpStatusCode.OK, (await chef.PostAsJsonAsync($"/api/trips/{lateTrip.Id}/revisions", new { reason = "Ziel ergänzt", destination = "Ulm" }, cancellationToken)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await chef.PostAsJsonAsync($"/api/trips/{lateTrip.Id}/void", new { reason = "Doppelt" }, cancellationToken)).StatusCode);
+
         var company = await app.QueryAsync(db => db.Vehicles.IgnoreQueryFilters().Where(v => v.Id == vehicle.Id).Select(v => v.CompanyId).SingleAsync(cancellationToken));
         await using var scope = app.CompanyScope(company);
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         await using var write = await scope.ServiceProvider.GetRequiredService<EventLog>().BeginAsync(cancellationToken);
         var connection = Assert.IsType<SqliteWriterConnection>(db.Database.GetDbConnection());
         var queries = connection.Statements.Where(s => s.Contains("SELECT", StringComparison.OrdinalIgnoreCase)).ToList();
-        Assert.Contains(queries, q => q.Contains("\"Trips\"", StringComparison.Ordinal));
+        Assert.Contains(queries, q => q.Contains("UNION", StringComparison.Ordinal)); // the overlap check
+        Assert.Contains(queries, q => q.Contains("ORDER BY \"t\".\"StartedAt\" DESC", StringComparison.Ordinal)); // another active trip on the car
 
         var offending = new List<string>();
         foreach (var sql in queries)
