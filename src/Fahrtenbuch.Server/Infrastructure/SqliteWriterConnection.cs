@@ -45,7 +45,7 @@ public sealed class SqliteWriterConnection(string connectionString) : SqliteConn
     }
 
     /// <summary>A command for <paramref name="sql"/> in <paramref name="transaction"/>: kept prepared on a writer connection.</summary>
-    public static DbCommand Create(DbConnection connection, DbTransaction transaction, string sql)
+    public static DbCommand Create(DbConnection connection, DbTransaction? transaction, string sql)
     {
         var command = (connection as SqliteWriterConnection)?.Rent(sql) ?? connection.CreateCommand();
         command.CommandText = sql;

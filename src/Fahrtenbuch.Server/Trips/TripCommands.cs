@@ -32,25 +32,12 @@ public static class TripCommands
 {
     // The reads every trip write makes while it holds the company's write lock, compiled once: EF's per-call query
     // pipeline (expression parameter extraction, cache look-up) cost more CPU than the SQLite statements themselves.
-    private static readonly Func<AppDbContext, Guid, CancellationToken, Task<Guid?>> TripOwner =
-        EF.CompileAsyncQuery((AppDbContext db, Guid id, CancellationToken _) =>
-            db.Trips.IgnoreQueryFilters().Where(t => t.Id == id).Select(t => (Guid?)t.CompanyId).FirstOrDefault());
-
     private static readonly Func<AppDbContext, Guid, CancellationToken, Task<Trip?>> TripWithRevisions =
         EF.CompileAsyncQuery((AppDbContext db, Guid id, CancellationToken _) =>
             db.Trips.Include(t => t.Revisions).SingleOrDefault(t => t.Id == id));
 
     private static readonly Func<AppDbContext, Guid, CancellationToken, Task<Vehicle?>> VehicleById =
         EF.CompileAsyncQuery((AppDbContext db, Guid id, CancellationToken _) => db.Vehicles.SingleOrDefault(v => v.Id == id));
-
-    private static readonly Func<AppDbContext, Guid, CancellationToken, Task<bool>> DriverHasActiveTrip =
-        EF.CompileAsyncQuery((AppDbContext db, Guid driverId, CancellationToken _) =>
-            db.Trips.Any(t => t.DriverId == driverId && t.State == TripState.Active));
-
-    private static readonly Func<AppDbContext, Guid, Guid, CancellationToken, Task<Guid?>> OtherActiveTrip =
-        EF.CompileAsyncQuery((AppDbContext db, Guid vehicleId, Guid tripId, CancellationToken _) =>
-            db.Trips.Where(t => t.VehicleId == vehicleId && t.State == TripState.Active && t.Id != tripId)
-                .OrderByDescending(t => t.StartedAt).Select(t => (Guid?)t.Id).FirstOrDefault());
 
     private static readonly Func<AppDbContext, Guid, Guid, Guid, int, int, DateTimeOffset, DateTimeOffset, IAsyncEnumerable<Trip>> Overlapping =
         EF.CompileAsyncQuery((AppDbContext db, Guid tripId, Guid vehicleId, Guid driverId, int start, int end, DateTimeOffset startedAt, DateTimeOffset endedAt) =>
@@ -93,7 +80,7 @@ public static class TripCommands
             inUse = await db.Trips.Where(t => t.VehicleId == vehicle.Id && t.State == TripState.Active).ToListAsync(cancellationToken);
         }
 
-        if (policy == ConflictPolicy.Refuse && await DriverHasActiveTrip(db, me.Id, cancellationToken))
+        if (policy == ConflictPolicy.Refuse && await DriverHasActiveTripAsync(db, me.Id, cancellationToken))
         {
             throw DomainException.Conflict("trip.driver-has-active-trip", "You already have an active trip; complete or cancel it first.");
         }
@@ -282,7 +269,7 @@ public static class TripCommands
     private static async Task ReleaseAsync(AppDbContext db, Vehicle vehicle, Trip trip, CancellationToken cancellationToken)
     {
         vehicle.Release(trip.Id);
-        if (vehicle.ActiveTripId is null && await OtherActiveTrip(db, vehicle.Id, trip.Id, cancellationToken) is { } stillActive)
+        if (vehicle.ActiveTripId is null && await OtherActiveTripAsync(db, vehicle.Id, trip.Id, cancellationToken) is { } stillActive)
         {
             vehicle.CheckOut(stillActive);
         }
@@ -291,7 +278,7 @@ public static class TripCommands
     private static async Task<Trip?> FindForReplayAsync(AppDbContext db, Guid id, CancellationToken cancellationToken)
     {
         // A new id (the usual case) costs one look-up; only a repeat loads the trip.
-        var owner = await TripOwner(db, id, cancellationToken);
+        var owner = await TripOwnerAsync(db, id, cancellationToken);
         if (owner is null)
         {
             return null;
@@ -299,6 +286,33 @@ public static class TripCommands
 
         // An id taken by another company must not be reused, and must not reveal that it exists.
         return owner == db.CompanyId ? await LoadAsync(db, id, cancellationToken) : throw IdReused();
+    }
+
+    // The look-ups below read a value, not an entity, on every trip write under the write lock: plain statements (see PlainQuery).
+
+    /// <summary>The company a trip id belongs to, whichever company that is (an id must not be reused across companies).</summary>
+    private static async Task<Guid?> TripOwnerAsync(AppDbContext db, Guid id, CancellationToken cancellationToken)
+    {
+        await using var query = (await PlainQuery.CreateAsync(db, "SELECT \"CompanyId\" FROM \"Trips\" WHERE \"Id\" = @id", cancellationToken)).Id("id", id);
+        return await query.IdAsync(cancellationToken);
+    }
+
+    private static async Task<bool> DriverHasActiveTripAsync(AppDbContext db, Guid driverId, CancellationToken cancellationToken)
+    {
+        await using var query = (await PlainQuery.CreateAsync(db, """
+            SELECT EXISTS (SELECT 1 FROM "Trips" WHERE "CompanyId" = @company AND "DriverId" = @driver AND "State" = 'Active')
+            """, cancellationToken)).Id("company", db.CompanyId).Id("driver", driverId);
+        return Convert.ToBoolean(await query.ScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The newest other active trip on the vehicle (only a flagged sync conflict leaves one), or null.</summary>
+    private static async Task<Guid?> OtherActiveTripAsync(AppDbContext db, Guid vehicleId, Guid tripId, CancellationToken cancellationToken)
+    {
+        await using var query = (await PlainQuery.CreateAsync(db, """
+            SELECT "Id" FROM "Trips" WHERE "CompanyId" = @company AND "VehicleId" = @vehicle AND "State" = 'Active' AND "Id" <> @trip
+            ORDER BY "StartedAt" DESC LIMIT 1
+            """, cancellationToken)).Id("company", db.CompanyId).Id("vehicle", vehicleId).Id("trip", tripId);
+        return await query.IdAsync(cancellationToken);
     }
 
     private static void EnsureMayChange(CurrentUser me, Trip trip)

@@ -2,7 +2,6 @@ using Fahrtenbuch.Server.Accounts;
 using Fahrtenbuch.Server.Events;
 using Fahrtenbuch.Server.Infrastructure;
 using Fahrtenbuch.Server.Logbook;
-using Microsoft.EntityFrameworkCore;
 
 namespace Fahrtenbuch.Server.Trips;
 
@@ -88,18 +87,16 @@ public static class TripViews
         t.LockedAt,
         restricted ? [] : t.Annotations.OrderBy(a => a.Number).Select(a => AnnotationResponse.From(a, names)).ToList());
 
-    // Read on every trip write; compiled once (see TripCommands).
-    private static readonly Func<AppDbContext, Guid, IAsyncEnumerable<KeyValuePair<Guid, string>>> CompanyUserNames =
-        EF.CompileAsyncQuery((AppDbContext db, Guid companyId) =>
-            db.Users.Where(u => u.CompanyId == companyId).Select(u => new KeyValuePair<Guid, string>(u.Id, u.DisplayName)));
-
-    /// <summary>The display names of the company's users (two columns, not whole user rows).</summary>
+    /// <summary>The display names of the company's users (two columns, not whole user rows; read on every trip write, see <see cref="PlainQuery"/>).</summary>
     public static async Task<Dictionary<Guid, string>> UserNamesAsync(this AppDbContext db, CancellationToken cancellationToken)
     {
         var names = new Dictionary<Guid, string>();
-        await foreach (var (id, name) in CompanyUserNames(db, db.CompanyId).WithCancellation(cancellationToken))
+        await using var query = (await PlainQuery.CreateAsync(db, "SELECT \"Id\", \"DisplayName\" FROM \"Users\" WHERE \"CompanyId\" = @company", cancellationToken))
+            .Id("company", db.CompanyId);
+        await using var reader = await query.ReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
         {
-            names.Add(id, name);
+            names.Add(reader.GetGuid(0), reader.GetString(1));
         }
 
         return names;

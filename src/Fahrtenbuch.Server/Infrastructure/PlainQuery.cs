@@ -1,0 +1,69 @@
+using System.Data.Common;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+
+namespace Fahrtenbuch.Server.Infrastructure;
+
+/// <summary>
+/// A look-up written by hand, for the few that every trip write makes while it holds the write lock and that read a value
+/// or two, not an entity: EF's query pipeline around such a statement (a new command per run, a diagnostics id from the
+/// system's random source, the shaper) cost several times the statement itself (docs/benchmarks.md). Runs on the
+/// context's connection and transaction, so inside a logged write on SQLite's writer connection with its statement kept
+/// prepared (<see cref="SqliteWriterConnection"/>).
+/// </summary>
+/// <remarks>
+/// The SQL names tables and columns as the EF model does (quoted, as both providers create them), like
+/// <c>LogHeadCommand</c>. A query of company data must filter by the company itself: EF's query filters do not apply here.
+/// </remarks>
+internal sealed class PlainQuery : IAsyncDisposable
+{
+    private readonly AppDbContext _db;
+    private readonly DbCommand _command;
+    private readonly bool _opened;
+
+    private PlainQuery(AppDbContext db, DbCommand command, bool opened)
+    {
+        _db = db;
+        _command = command;
+        _opened = opened;
+    }
+
+    public static async Task<PlainQuery> CreateAsync(AppDbContext db, string sql, CancellationToken cancellationToken)
+    {
+        var connection = db.Database.GetDbConnection();
+        var opened = connection.State != System.Data.ConnectionState.Open;
+        if (opened)
+        {
+            await db.Database.OpenConnectionAsync(cancellationToken);
+        }
+
+        return new PlainQuery(db, SqliteWriterConnection.Create(connection, db.Database.CurrentTransaction?.GetDbTransaction(), sql), opened);
+    }
+
+    /// <summary>Binds an id as the provider stores it (SQLite: upper-case text, PostgreSQL: uuid).</summary>
+    public PlainQuery Id(string name, Guid value)
+    {
+        _command.Parameters.Add(_db.IdMapping.CreateParameter(_command, name, value));
+        return this;
+    }
+
+    public Task<object?> ScalarAsync(CancellationToken cancellationToken) => _command.ExecuteScalarAsync(cancellationToken);
+
+    public Task<DbDataReader> ReaderAsync(CancellationToken cancellationToken) => _command.ExecuteReaderAsync(cancellationToken);
+
+    /// <summary>The first row's id column, or null when there is no row.</summary>
+    public async Task<Guid?> IdAsync(CancellationToken cancellationToken)
+    {
+        await using var reader = await _command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? reader.GetGuid(0) : null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _command.DisposeAsync();
+        if (_opened)
+        {
+            await _db.Database.CloseConnectionAsync();
+        }
+    }
+}
