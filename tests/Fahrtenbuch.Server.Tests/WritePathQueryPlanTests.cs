@@ -63,6 +63,9 @@ public sealed partial class WritePathQueryPlanTests(AppFactory app) : IClassFixt
         var connection = Assert.IsType<SqliteWriterConnection>(db.Database.GetDbConnection());
         var queries = connection.Statements.Where(s => s.Contains("SELECT", StringComparison.OrdinalIgnoreCase)).ToList();
         Assert.Contains(queries, q => q.Contains("UNION", StringComparison.Ordinal)); // the overlap check
+        Assert.Contains(queries, q => q.Contains("FROM \"Users\"", StringComparison.Ordinal)); // the names
+        Assert.Contains(queries, q => q.Contains("SELECT \"CompanyId\" FROM \"Trips\"", StringComparison.Ordinal)); // a new id's owner
+        Assert.Contains(queries, q => q.Contains("SELECT EXISTS", StringComparison.Ordinal)); // the driver's active trip
         Assert.Contains(queries, q => q.Contains("\"StartedAt\" DESC", StringComparison.Ordinal)); // another active trip on the car
 
         var offending = new List<string>();

@@ -37,7 +37,19 @@ internal sealed class PlainQuery : IAsyncDisposable
             await db.Database.OpenConnectionAsync(cancellationToken);
         }
 
-        return new PlainQuery(db, SqliteWriterConnection.Create(connection, db.Database.CurrentTransaction?.GetDbTransaction(), sql), opened);
+        try
+        {
+            return new PlainQuery(db, SqliteWriterConnection.Create(connection, db.Database.CurrentTransaction?.GetDbTransaction(), sql), opened);
+        }
+        catch
+        {
+            if (opened)
+            {
+                await db.Database.CloseConnectionAsync();
+            }
+
+            throw;
+        }
     }
 
     /// <summary>Binds an id as the provider stores it (SQLite: upper-case text, PostgreSQL: uuid).</summary>
