@@ -1,30 +1,78 @@
-// Usage: dotnet run --project bench/HeapCensus -c Release -- <pid> [top types]
-// Attaches to a running .NET process (suspending it while it counts), and prints the managed heap by type and the
-// strings that take the most room: where the memory per open stream goes (docs/benchmarks.md). Run as the same user
+// Usage: dotnet run --project bench/HeapCensus -c Release -- <pid> [top types] [--referrers <type name part>[|<part>...]]
+// Attaches to a running .NET process (suspending it while it counts), and prints the managed heap by type (only the
+// objects reachable from a root: garbage the GC has not collected yet is counted apart) and the strings that take the
+// most room: where the memory per open stream goes (docs/benchmarks.md). With --referrers it also prints, for the live
+// objects whose type name contains the given text, the types of the objects that point at them. Run as the same user
 // as the server (or root).
 using Microsoft.Diagnostics.Runtime;
 
 var pid = int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture);
-var top = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 60;
+var top = args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal)
+    ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture)
+    : 60;
+var referrersOf = Array.IndexOf(args, "--referrers") is var at and >= 0 ? args[at + 1].Split('|') : null;
+
 using var target = DataTarget.AttachToProcess(pid, suspend: true);
 var clr = target.ClrVersions[0];
 
 // The runtime's own data-access library ships next to it; symbol servers are out of reach here.
 var dac = Path.Combine(Path.GetDirectoryName(clr.ModuleInfo.FileName)!, "libmscordaccore.so");
 using var runtime = clr.CreateRuntime(dac, ignoreMismatch: true);
+var heap = runtime.Heap;
+
+// Mark what the roots reach, as the GC would.
+var live = new HashSet<ulong>();
+var pending = new Stack<ulong>();
+foreach (var root in heap.EnumerateRoots())
+{
+    if (root.Object.Address != 0 && live.Add(root.Object.Address))
+    {
+        pending.Push(root.Object.Address);
+    }
+}
+
+var referrers = new Dictionary<string, (long Count, long Bytes)>();
+while (pending.Count > 0)
+{
+    var obj = heap.GetObject(pending.Pop());
+    if (!obj.IsValid)
+    {
+        continue;
+    }
+
+    foreach (var reference in obj.EnumerateReferences(carefully: true))
+    {
+        if (referrersOf is not null && reference.Type?.Name is { } referenced
+            && referrersOf.Any(part => referenced.Contains(part, StringComparison.Ordinal)))
+        {
+            Add(referrers, $"{obj.Type?.Name} -> {referenced}", (long)reference.Size);
+        }
+
+        if (live.Add(reference.Address))
+        {
+            pending.Push(reference.Address);
+        }
+    }
+}
 
 var types = new Dictionary<string, (long Count, long Bytes)>();
 var strings = new Dictionary<string, (long Count, long Bytes)>();
-long total = 0;
-foreach (var obj in runtime.Heap.EnumerateObjects())
+long total = 0, dead = 0;
+foreach (var obj in heap.EnumerateObjects())
 {
     if (!obj.IsValid || obj.IsFree)
     {
         continue;
     }
 
-    var name = obj.Type?.Name ?? "?";
     var size = (long)obj.Size;
+    if (!live.Contains(obj.Address))
+    {
+        dead += size;
+        continue;
+    }
+
+    var name = obj.Type?.Name ?? "?";
     total += size;
     Add(types, name, size);
     if (obj.Type?.IsString == true)
@@ -34,10 +82,15 @@ foreach (var obj in runtime.Heap.EnumerateObjects())
     }
 }
 
-Console.WriteLine($"managed heap: {total:N0} bytes");
+Console.WriteLine($"managed heap: {total:N0} bytes reachable, {dead:N0} bytes of garbage not collected yet");
 Print(types, top);
 Console.WriteLine("--- strings");
 Print(strings, 25);
+if (referrersOf is not null)
+{
+    Console.WriteLine($"--- what points at live objects of types containing \"{string.Join("\" or \"", referrersOf)}\"");
+    Print(referrers, 120);
+}
 
 static void Add(Dictionary<string, (long Count, long Bytes)> map, string key, long size)
 {
