@@ -10,7 +10,14 @@ var pid = int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture);
 var top = args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal)
     ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture)
     : 60;
-var referrersOf = Array.IndexOf(args, "--referrers") is var at and >= 0 ? args[at + 1].Split('|') : null;
+var at = Array.IndexOf(args, "--referrers");
+if (at >= 0 && at + 1 >= args.Length)
+{
+    Console.Error.WriteLine("--referrers needs the part of a type name to look for, for example 'CancellationTokenSource|Claim'");
+    return 2;
+}
+
+var referrersOf = at >= 0 ? args[at + 1].Split('|') : null;
 
 using var target = DataTarget.AttachToProcess(pid, suspend: true);
 var clr = target.ClrVersions[0];
@@ -91,6 +98,8 @@ if (referrersOf is not null)
     Console.WriteLine($"--- what points at live objects of types containing \"{string.Join("\" or \"", referrersOf)}\"");
     Print(referrers, 120);
 }
+
+return 0;
 
 static void Add(Dictionary<string, (long Count, long Bytes)> map, string key, long size)
 {
