@@ -67,6 +67,7 @@ public sealed partial class WritePathQueryPlanTests(AppFactory app) : IClassFixt
         Assert.Contains(queries, q => q.Contains("SELECT \"CompanyId\" FROM \"Trips\"", StringComparison.Ordinal)); // a new id's owner
         Assert.Contains(queries, q => q.Contains("SELECT EXISTS", StringComparison.Ordinal)); // the driver's active trip
         Assert.Contains(queries, q => q.Contains("\"StartedAt\" DESC", StringComparison.Ordinal)); // another active trip on the car
+        Assert.Contains(queries, q => q.Contains("\"StartOdometer\" FROM \"Trips\"", StringComparison.Ordinal)); // who is on the car, for the board row
 
         var offending = new List<string>();
         foreach (var sql in queries)

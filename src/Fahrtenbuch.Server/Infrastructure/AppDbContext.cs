@@ -25,6 +25,7 @@ public abstract class AppDbContext : IdentityUserContext<User, Guid>, IDataProte
 {
     private CompanyScope _scope = new();
     private RelationalTypeMapping? _idMapping;
+    private RelationalTypeMapping? _instantMapping;
 
     protected AppDbContext(DbContextOptions options)
         : base(options)
@@ -35,6 +36,13 @@ public abstract class AppDbContext : IdentityUserContext<User, Guid>, IDataProte
 
     /// <summary>The provider's mapping of ids, for the few statements written by hand (looked up once per pooled instance).</summary>
     internal RelationalTypeMapping IdMapping => _idMapping ??= this.GetService<IRelationalTypeMappingSource>().FindMapping(typeof(Guid))!;
+
+    /// <summary>
+    /// How the model stores an instant (SQLite: UTC ticks, PostgreSQL: timestamptz; see the provider contexts' conventions),
+    /// with its value conversion, for the statements written by hand.
+    /// </summary>
+    internal RelationalTypeMapping InstantMapping =>
+        _instantMapping ??= Model.FindEntityType(typeof(Trip))!.FindProperty(nameof(Trip.StartedAt))!.GetRelationalTypeMapping();
 
     /// <summary>
     /// The <typeparamref name="TEntity"/> entries this context tracks, without first running change detection over every

@@ -59,6 +59,48 @@ internal sealed class PlainQuery : IAsyncDisposable
         return this;
     }
 
+    /// <summary>Binds an instant as the model stores it, through the model's value conversion.</summary>
+    public PlainQuery Instant(string name, DateTimeOffset value)
+    {
+        _command.Parameters.Add(_db.InstantMapping.CreateParameter(_command, name, value));
+        return this;
+    }
+
+    public PlainQuery Int(string name, int value)
+    {
+        var parameter = _command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        _command.Parameters.Add(parameter);
+        return this;
+    }
+
+    /// <summary>Reads an instant column written as <see cref="Instant"/> binds it, through the model's value conversion.</summary>
+    public DateTimeOffset ReadInstant(DbDataReader reader, int ordinal)
+    {
+        var converter = _db.InstantMapping.Converter;
+        if (converter is null)
+        {
+            return reader.GetFieldValue<DateTimeOffset>(ordinal);
+        }
+
+        var stored = converter.ProviderClrType == typeof(long) ? reader.GetInt64(ordinal) : (object)reader.GetFieldValue<DateTimeOffset>(ordinal);
+        return (DateTimeOffset)converter.ConvertFromProvider(stored)!;
+    }
+
+    /// <summary>The id column of every row.</summary>
+    public async Task<List<Guid>> IdsAsync(CancellationToken cancellationToken)
+    {
+        var ids = new List<Guid>();
+        await using var reader = await _command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ids.Add(reader.GetGuid(0));
+        }
+
+        return ids;
+    }
+
     public Task<object?> ScalarAsync(CancellationToken cancellationToken) => _command.ExecuteScalarAsync(cancellationToken);
 
     public Task<DbDataReader> ReaderAsync(CancellationToken cancellationToken) => _command.ExecuteReaderAsync(cancellationToken);

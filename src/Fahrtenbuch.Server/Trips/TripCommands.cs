@@ -39,21 +39,6 @@ public static class TripCommands
     private static readonly Func<AppDbContext, Guid, CancellationToken, Task<Vehicle?>> VehicleById =
         EF.CompileAsyncQuery((AppDbContext db, Guid id, CancellationToken _) => db.Vehicles.SingleOrDefault(v => v.Id == id));
 
-    private static readonly Func<AppDbContext, Guid, Guid, Guid, int, int, DateTimeOffset, DateTimeOffset, IAsyncEnumerable<Trip>> Overlapping =
-        EF.CompileAsyncQuery((AppDbContext db, Guid tripId, Guid vehicleId, Guid driverId, int start, int end, DateTimeOffset startedAt, DateTimeOffset endedAt) =>
-            // One index range per way of overlapping (see the partial indexes on Trip): an OR over all three made the database walk
-            // every trip of the company.
-            db.Trips.Where(t => db.Trips
-                .Where(o => o.Id != tripId && o.State == TripState.Completed && o.VehicleId == vehicleId && start < o.EndOdometer && o.StartOdometer < end)
-                .Select(o => o.Id)
-                .Union(db.Trips
-                    .Where(o => o.Id != tripId && o.State == TripState.Completed && o.VehicleId == vehicleId && startedAt < o.EndedAt && o.StartedAt < endedAt)
-                    .Select(o => o.Id))
-                .Union(db.Trips
-                    .Where(o => o.Id != tripId && o.State == TripState.Completed && o.DriverId == driverId && startedAt < o.EndedAt && o.StartedAt < endedAt)
-                    .Select(o => o.Id))
-                .Contains(t.Id)));
-
     public static async Task<TripOutcome> StartAsync(
         AppDbContext db, LogTransaction write, CurrentUser me, StartTripRequest request, ConflictPolicy policy, CancellationToken cancellationToken)
     {
@@ -331,11 +316,8 @@ public static class TripCommands
     {
         var end = trip.EndOdometer!.Value;
         var endedAt = trip.EndedAt!.Value;
-        var others = new List<Trip>();
-        await foreach (var other in Overlapping(db, trip.Id, trip.VehicleId, trip.DriverId, trip.StartOdometer, end, trip.StartedAt, endedAt).WithCancellation(cancellationToken))
-        {
-            others.Add(other);
-        }
+        var ids = await OverlappingAsync(db, trip, end, endedAt, cancellationToken);
+        var others = ids.Count == 0 ? [] : await db.Trips.Where(t => ids.Contains(t.Id)).ToListAsync(cancellationToken);
 
         var flagged = new List<Trip>();
         foreach (var other in others)
@@ -370,6 +352,29 @@ public static class TripCommands
         }
 
         return flagged;
+    }
+
+    /// <summary>
+    /// The completed trips this one collides with: usually none, so the ids come from a plain statement (every completion asks
+    /// under the write lock, see <see cref="PlainQuery"/>) and only trips that collide are loaded as entities. One index range
+    /// per way of overlapping (see the partial indexes on Trip): an OR over all three made the database walk every trip of
+    /// the company.
+    /// </summary>
+    private static async Task<List<Guid>> OverlappingAsync(AppDbContext db, Trip trip, int end, DateTimeOffset endedAt, CancellationToken cancellationToken)
+    {
+        await using var query = (await PlainQuery.CreateAsync(db, """
+            SELECT "Id" FROM "Trips" WHERE "CompanyId" = @company AND "VehicleId" = @vehicle AND "State" = 'Completed' AND "Id" <> @trip
+                AND @start < "EndOdometer" AND "StartOdometer" < @end
+            UNION
+            SELECT "Id" FROM "Trips" WHERE "CompanyId" = @company AND "VehicleId" = @vehicle AND "State" = 'Completed' AND "Id" <> @trip
+                AND @startedAt < "EndedAt" AND "StartedAt" < @endedAt
+            UNION
+            SELECT "Id" FROM "Trips" WHERE "CompanyId" = @company AND "DriverId" = @driver AND "State" = 'Completed' AND "Id" <> @trip
+                AND @startedAt < "EndedAt" AND "StartedAt" < @endedAt
+            """, cancellationToken))
+            .Id("company", db.CompanyId).Id("vehicle", trip.VehicleId).Id("driver", trip.DriverId).Id("trip", trip.Id)
+            .Int("start", trip.StartOdometer).Int("end", end).Instant("startedAt", trip.StartedAt).Instant("endedAt", endedAt);
+        return await query.IdsAsync(cancellationToken);
     }
 
     private static async Task AppendReviewAndStatusAsync(LogTransaction write, AppDbContext db, IReadOnlyDictionary<Guid, string> names, IEnumerable<Trip> trips, Vehicle vehicle, CancellationToken cancellationToken)

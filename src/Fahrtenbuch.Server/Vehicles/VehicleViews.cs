@@ -58,11 +58,6 @@ public static class VehicleViews
     private static readonly Func<AppDbContext, Guid, CancellationToken, Task<Vehicle?>> VehicleById =
         EF.CompileAsyncQuery((AppDbContext db, Guid id, CancellationToken _) => db.Vehicles.SingleOrDefault(v => v.Id == id));
 
-    private static readonly Func<AppDbContext, Guid, IAsyncEnumerable<VehicleUse>> ActiveTripsOf =
-        EF.CompileAsyncQuery((AppDbContext db, Guid vehicleId) =>
-            db.Trips.Where(t => t.State == TripState.Active && t.VehicleId == vehicleId)
-                .Select(t => new VehicleUse(t.Id, t.DriverId, "", t.StartedAt, t.StartOdometer)));
-
     /// <summary>One vehicle's board row; a caller that already read the company's user names passes them on.</summary>
     public static async Task<VehicleResponse> LoadBoardRowAsync(
         this AppDbContext db, Guid vehicleId, CancellationToken cancellationToken, IReadOnlyDictionary<Guid, string>? names = null)
@@ -78,11 +73,7 @@ public static class VehicleViews
     public static async Task<VehicleResponse> BoardRowAsync(
         this AppDbContext db, Vehicle vehicle, CancellationToken cancellationToken, IReadOnlyDictionary<Guid, string>? names = null)
     {
-        var active = new Dictionary<Guid, VehicleUse>();
-        await foreach (var use in ActiveTripsOf(db, vehicle.Id).WithCancellation(cancellationToken))
-        {
-            active[use.TripId] = use;
-        }
+        var active = await ActiveUsesAsync(db, vehicle.Id, cancellationToken);
 
         foreach (var entry in db.TrackedEntries<Trip>())
         {
@@ -107,6 +98,27 @@ public static class VehicleViews
 
         names ??= await db.UserNamesAsync(cancellationToken);
         return ToResponse(vehicle, latest is null ? null : latest with { DriverName = names.GetValueOrDefault(latest.DriverId, "") }, names);
+    }
+
+    /// <summary>
+    /// Who is on the car by the database, as stored: a plain statement, since every trip write asks while it holds the write
+    /// lock (see <see cref="PlainQuery"/>).
+    /// </summary>
+    private static async Task<Dictionary<Guid, VehicleUse>> ActiveUsesAsync(AppDbContext db, Guid vehicleId, CancellationToken cancellationToken)
+    {
+        await using var query = (await PlainQuery.CreateAsync(db, """
+            SELECT "Id", "DriverId", "StartedAt", "StartOdometer" FROM "Trips"
+            WHERE "CompanyId" = @company AND "VehicleId" = @vehicle AND "State" = 'Active'
+            """, cancellationToken)).Id("company", db.CompanyId).Id("vehicle", vehicleId);
+        var active = new Dictionary<Guid, VehicleUse>();
+        await using var reader = await query.ReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var tripId = reader.GetGuid(0);
+            active[tripId] = new VehicleUse(tripId, reader.GetGuid(1), "", query.ReadInstant(reader, 2), reader.GetInt32(3));
+        }
+
+        return active;
     }
 
     private static VehicleResponse ToResponse(Vehicle v, VehicleUse? use, IReadOnlyDictionary<Guid, string> names) => new(
