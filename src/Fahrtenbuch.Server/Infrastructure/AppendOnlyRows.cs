@@ -51,7 +51,7 @@ internal static class AppendOnlyRows
                         throw new InvalidOperationException($"{property.DeclaringType.DisplayName()}.{property.Name} is not set; append-only rows must carry every value themselves.");
                     }
 
-                    command.Parameters.Add(mapping.CreateParameter(command, Shape.ParameterName(row, column), value, property.IsNullable));
+                    command.Parameters.Add(mapping.CreateParameter(command, shape.ParameterNames[row, column], value, property.IsNullable));
                 }
             }
 
@@ -64,6 +64,23 @@ internal static class AppendOnlyRows
         private readonly ConcurrentDictionary<int, string> _sql = new();
 
         public (IProperty Property, RelationalTypeMapping Mapping)[] Columns { get; } = columns;
+
+        /// <summary>The parameter of each row and column, named once rather than on every insert.</summary>
+        public string[,] ParameterNames { get; } = Names(columns.Length);
+
+        private static string[,] Names(int columns)
+        {
+            var names = new string[MaxRowsPerStatement, columns];
+            for (var row = 0; row < MaxRowsPerStatement; row++)
+            {
+                for (var column = 0; column < columns; column++)
+                {
+                    names[row, column] = $"r{row}_{column}";
+                }
+            }
+
+            return names;
+        }
 
         public static Shape Of(IEntityType entity, ISqlGenerationHelper sql)
         {
@@ -82,8 +99,6 @@ internal static class AppendOnlyRows
             return new Shape(insertInto, [.. properties.Select(p => (p, p.GetRelationalTypeMapping()))]);
         }
 
-        public static string ParameterName(int row, int column) => $"r{row}_{column}";
-
         /// <summary>The statement for <paramref name="rows"/> rows, built once per count.</summary>
         public string Sql(int rows) => _sql.GetOrAdd(rows, count =>
         {
@@ -93,7 +108,7 @@ internal static class AppendOnlyRows
                 text.Append(row == 0 ? "(" : ", (");
                 for (var column = 0; column < Columns.Length; column++)
                 {
-                    text.Append(column == 0 ? "@" : ", @").Append(ParameterName(row, column));
+                    text.Append(column == 0 ? "@" : ", @").Append(ParameterNames[row, column]);
                 }
 
                 text.Append(')');

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
@@ -37,10 +38,10 @@ internal static class DirectSave
             {
                 case EntityState.Unchanged or EntityState.Detached:
                     continue;
-                case EntityState.Added when added is null && Insertable(entry):
+                case EntityState.Added when added is null && Insertable(db, entry):
                     added = entry;
                     continue;
-                case EntityState.Modified when Updatable(entry):
+                case EntityState.Modified when Updatable(db, entry):
                     modified.Add(entry);
                     continue;
                 default:
@@ -55,58 +56,130 @@ internal static class DirectSave
             await AppendOnlyRows.InsertAsync(db, added.Metadata.ClrType, [added.Entity], cancellationToken);
         }
 
-        var sql = db.GetService<ISqlGenerationHelper>();
         foreach (var entry in modified)
         {
-            await UpdateAsync(db, transaction.GetDbTransaction(), sql, entry, cancellationToken);
+            await UpdateAsync(db, transaction.GetDbTransaction(), entry, cancellationToken);
         }
 
         db.ChangeTracker.AcceptAllChanges();
     }
 
-    private static async Task UpdateAsync(AppDbContext db, System.Data.Common.DbTransaction transaction, ISqlGenerationHelper sql, EntityEntry entry, CancellationToken cancellationToken)
+    private static async Task UpdateAsync(AppDbContext db, System.Data.Common.DbTransaction transaction, EntityEntry entry, CancellationToken cancellationToken)
     {
-        var type = entry.Metadata;
-        var table = StoreObjectIdentifier.Table(type.GetTableName()!, type.GetSchema());
-        var columns = entry.Properties.Where(p => p.IsModified).Select(p => p.Metadata).ToList();
-        var key = type.FindPrimaryKey()!.Properties;
+        var shape = ShapeOf(db, entry.Metadata);
+        var columns = new List<IProperty>();
+        var modified = 0UL;
+        foreach (var property in shape.Properties)
+        {
+            if (entry.Property(property).IsModified)
+            {
+                columns.Add(property);
+                modified |= 1UL << property.GetIndex();
+            }
+        }
 
-        var text = new StringBuilder("UPDATE ").Append(sql.DelimitIdentifier(table.Name, table.Schema)).Append(" SET ");
+        await using var command = SqliteWriterConnection.Create(db.Database.GetDbConnection(), transaction, shape.UpdateSql(modified, columns));
         for (var i = 0; i < columns.Count; i++)
         {
-            text.Append(i == 0 ? "" : ", ").Append(sql.DelimitIdentifier(columns[i].GetColumnName(table)!)).Append(" = @p").Append(i);
+            command.Parameters.Add(shape.Mappings[columns[i].GetIndex()].CreateParameter(command, ParameterName('p', i), entry.CurrentValues[columns[i]], columns[i].IsNullable));
         }
 
-        text.Append(" WHERE ");
-        for (var i = 0; i < key.Count; i++)
+        for (var i = 0; i < shape.Key.Count; i++)
         {
-            text.Append(i == 0 ? "" : " AND ").Append(sql.DelimitIdentifier(key[i].GetColumnName(table)!)).Append(" = @k").Append(i);
-        }
-
-        await using var command = SqliteWriterConnection.Create(db.Database.GetDbConnection(), transaction, text.ToString());
-        for (var i = 0; i < columns.Count; i++)
-        {
-            command.Parameters.Add(columns[i].GetRelationalTypeMapping().CreateParameter(command, $"p{i}", entry.CurrentValues[columns[i]], columns[i].IsNullable));
-        }
-
-        for (var i = 0; i < key.Count; i++)
-        {
-            command.Parameters.Add(key[i].GetRelationalTypeMapping().CreateParameter(command, $"k{i}", entry.OriginalValues[key[i]], nullable: false));
+            command.Parameters.Add(shape.Mappings[shape.Key[i].GetIndex()].CreateParameter(command, ParameterName('k', i), entry.OriginalValues[shape.Key[i]], nullable: false));
         }
 
         if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
         {
-            throw new DbUpdateConcurrencyException($"The {type.DisplayName()} to update is no longer there.");
+            throw new DbUpdateConcurrencyException($"The {entry.Metadata.DisplayName()} to update is no longer there.");
+        }
+    }
+
+    // The parameter names p0, p1 … for values and k0, k1 … for the key, made once.
+    private static readonly string[] ValueNames = [.. Enumerable.Range(0, 64).Select(i => $"p{i}")];
+    private static readonly string[] KeyNames = [.. Enumerable.Range(0, 8).Select(i => $"k{i}")];
+
+    private static string ParameterName(char prefix, int index)
+    {
+        var names = prefix == 'p' ? ValueNames : KeyNames;
+        return index < names.Length ? names[index] : $"{prefix}{index}";
+    }
+
+    private static Shape ShapeOf(AppDbContext db, IEntityType type) =>
+        Shapes.GetOrAdd(type, static (type, sql) => new Shape(type, sql), db.GetService<ISqlGenerationHelper>());
+
+    private static readonly ConcurrentDictionary<IEntityType, Shape> Shapes = new();
+
+    /// <summary>
+    /// What a save needs of an entity type, looked up in the model once instead of on every save: whether it is plain, its
+    /// columns and value conversions, and the UPDATE statement for each set of modified columns it has had (a handful: the
+    /// write path changes the same columns every time).
+    /// </summary>
+    private sealed class Shape
+    {
+        private readonly ISqlGenerationHelper _sql;
+        private readonly StoreObjectIdentifier _table;
+        private readonly string[] _columnNames;
+        private readonly ConcurrentDictionary<ulong, string> _updates = new();
+
+        public Shape(IEntityType type, ISqlGenerationHelper sql)
+        {
+            _sql = sql;
+            IsPlain = Plain(type);
+            Properties = [.. type.GetProperties()];
+            Key = type.FindPrimaryKey()!.Properties;
+            var count = Properties.Max(p => p.GetIndex()) + 1;
+            Mappings = new RelationalTypeMapping[count];
+            _columnNames = new string[count];
+            if (type.GetTableName() is { } table)
+            {
+                _table = StoreObjectIdentifier.Table(table, type.GetSchema());
+                foreach (var property in Properties)
+                {
+                    Mappings[property.GetIndex()] = property.GetRelationalTypeMapping();
+                    _columnNames[property.GetIndex()] = sql.DelimitIdentifier(property.GetColumnName(_table)!);
+                }
+            }
+        }
+
+        public bool IsPlain { get; }
+
+        public IProperty[] Properties { get; }
+
+        public IReadOnlyList<IProperty> Key { get; }
+
+        /// <summary>By property index.</summary>
+        public RelationalTypeMapping[] Mappings { get; }
+
+        /// <summary>The UPDATE of <paramref name="columns"/> by key; built once per set of columns (up to 64 properties, else every time).</summary>
+        public string UpdateSql(ulong modified, List<IProperty> columns) =>
+            Properties.Length <= 64 ? _updates.GetOrAdd(modified, static (_, state) => state.Shape.BuildUpdate(state.Columns), (Shape: this, Columns: columns)) : BuildUpdate(columns);
+
+        private string BuildUpdate(List<IProperty> columns)
+        {
+            var text = new StringBuilder("UPDATE ").Append(_sql.DelimitIdentifier(_table.Name, _table.Schema)).Append(" SET ");
+            for (var i = 0; i < columns.Count; i++)
+            {
+                text.Append(i == 0 ? "" : ", ").Append(_columnNames[columns[i].GetIndex()]).Append(" = @").Append(ParameterName('p', i));
+            }
+
+            text.Append(" WHERE ");
+            for (var i = 0; i < Key.Count; i++)
+            {
+                text.Append(i == 0 ? "" : " AND ").Append(_columnNames[Key[i].GetIndex()]).Append(" = @").Append(ParameterName('k', i));
+            }
+
+            return text.ToString();
         }
     }
 
     /// <summary>An entity <see cref="AppendOnlyRows"/> can insert: one table, no owned parts, every value set on the object.</summary>
-    private static bool Insertable(EntityEntry entry) =>
-        Plain(entry.Metadata)
+    private static bool Insertable(AppDbContext db, EntityEntry entry) =>
+        ShapeOf(db, entry.Metadata).IsPlain
         && entry.Metadata.GetProperties().All(p => !p.IsShadowProperty() && (p.ValueGenerated == ValueGenerated.Never || !Equals(entry.CurrentValues[p], p.Sentinel)));
 
-    private static bool Updatable(EntityEntry entry) =>
-        Plain(entry.Metadata) && !entry.Metadata.FindPrimaryKey()!.Properties.Any(p => entry.Property(p.Name).IsModified);
+    private static bool Updatable(AppDbContext db, EntityEntry entry) =>
+        ShapeOf(db, entry.Metadata) is { IsPlain: true } shape && !shape.Key.Any(p => entry.Property(p).IsModified);
 
     private static bool Plain(IEntityType type) =>
         type.GetTableName() is not null && type.BaseType is null && !type.GetDirectlyDerivedTypes().Any() && !type.IsOwned()
