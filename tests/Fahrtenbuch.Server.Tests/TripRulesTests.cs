@@ -379,26 +379,31 @@ public sealed class TripRulesTests(AppFactory app) : IClassFixture<AppFactory>
     }
 
     [Fact]
-    public async Task RecordTripAfterwards_FlagsADriverOverlap_OnAnotherVehicle_ButNotATripThatEndsAsItStarts()
+    public async Task RecordTripAfterwards_FlagsADriverOverlap_OnAnotherVehicle_ButNotTripsThatMerelyTouch()
     {
         var first = await app.NewVehicleAsync(odometer: 115_000);
         var second = await app.NewVehicleAsync(odometer: 116_000);
+        var third = await app.NewVehicleAsync(odometer: 117_000);
         var (driver, _, _, _) = await app.NewDriverAsync();
         var at = DateTimeOffset.UtcNow.AddDays(-4);
         var earlier = await (await driver.PostJsonAsync("/api/trips/late", new RecordTripRequest(
             null, first.Id, null, at, at.AddHours(2), 115_000, 115_050, TripCategory.Commute, null, null, null, null, null))).ReadAsync<TripResponse>(HttpStatusCode.Created);
 
-        // Starts the moment the earlier trip ended: back to back, not overlapping.
-        var adjoining = await (await driver.PostJsonAsync("/api/trips/late", new RecordTripRequest(
+        // Back to back on other cars, after and before: one starts the moment the earlier trip ended, one ends the moment it started.
+        var after = await (await driver.PostJsonAsync("/api/trips/late", new RecordTripRequest(
             null, second.Id, null, at.AddHours(2), at.AddHours(3), 116_000, 116_020, TripCategory.Commute, null, null, null, null, null))).ReadAsync<TripResponse>(HttpStatusCode.Created);
-        Assert.Equal(ReviewState.None, adjoining.Review);
+        var before = await (await driver.PostJsonAsync("/api/trips/late", new RecordTripRequest(
+            null, third.Id, null, at.AddHours(-1), at, 117_000, 117_050, TripCategory.Commute, null, null, null, null, null))).ReadAsync<TripResponse>(HttpStatusCode.Created);
+        Assert.Equal(ReviewState.None, after.Review);
+        Assert.Equal(ReviewState.None, before.Review);
 
         var overlapping = await (await driver.PostJsonAsync("/api/trips/late", new RecordTripRequest(
-            null, second.Id, null, at.AddHours(1).AddTicks(1), at.AddHours(1).AddMinutes(30), 116_020, 116_030, TripCategory.Commute, null, null, null, null, null))).ReadAsync<TripResponse>(HttpStatusCode.Created);
+            null, second.Id, null, at.AddHours(1), at.AddHours(1).AddMinutes(30), 116_020, 116_030, TripCategory.Commute, null, null, null, null, null))).ReadAsync<TripResponse>(HttpStatusCode.Created);
 
         Assert.Equal([ReviewReasons.DriverOverlap], overlapping.ReviewReasons);
         Assert.Equal([ReviewReasons.DriverOverlap], (await driver.GetTripAsync(earlier.Id)).ReviewReasons);
-        Assert.Equal(ReviewState.None, (await driver.GetTripAsync(adjoining.Id)).Review);
+        Assert.Equal(ReviewState.None, (await driver.GetTripAsync(after.Id)).Review);
+        Assert.Equal(ReviewState.None, (await driver.GetTripAsync(before.Id)).Review);
     }
 
     [Fact]

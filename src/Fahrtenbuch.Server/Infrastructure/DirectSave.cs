@@ -131,8 +131,11 @@ internal static class DirectSave
             var count = Properties.Max(p => p.GetIndex()) + 1;
             Mappings = new RelationalTypeMapping[count];
             _columnNames = new string[count];
-            if (type.GetTableName() is { } table)
+
+            // Only a plain type is saved here; an owned or JSON-mapped one has no column of its own for some properties.
+            if (IsPlain)
             {
+                var table = type.GetTableName()!;
                 _table = StoreObjectIdentifier.Table(table, type.GetSchema());
                 foreach (var property in Properties)
                 {
