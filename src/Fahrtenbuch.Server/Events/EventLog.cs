@@ -262,11 +262,11 @@ internal static class LogHeadCommand
             ? "UPDATE \"Companies\" SET \"LogHead\" = \"LogHead\" WHERE \"Id\" = @company RETURNING \"LogHead\""
             : "UPDATE \"Companies\" SET \"LogHead\" = @head WHERE \"Id\" = @company RETURNING \"LogHead\"");
         // The provider's own mapping stores the id exactly as EF does (SQLite: upper-case text, PostgreSQL: uuid).
-        command.Parameters.Add(db.IdMapping.CreateParameter(command, "company", companyId));
+        command.Parameters.Add(db.IdMapping.CreateParameter(command, "@company", companyId));
         if (advanceTo is { } head)
         {
             var parameter = command.CreateParameter();
-            parameter.ParameterName = "head";
+            parameter.ParameterName = "@head";
             parameter.Value = head;
             command.Parameters.Add(parameter);
         }

@@ -65,7 +65,10 @@ internal static class AppendOnlyRows
 
         public (IProperty Property, RelationalTypeMapping Mapping)[] Columns { get; } = columns;
 
-        /// <summary>The parameter of each row and column, named once rather than on every insert.</summary>
+        /// <summary>
+        /// The parameter of each row and column, named once rather than on every insert, with the <c>@</c> the statement spells
+        /// them with: Microsoft.Data.Sqlite looks a name without it up under each of SQLite's three prefixes in turn.
+        /// </summary>
         public string[,] ParameterNames { get; } = Names(columns.Length);
 
         private static string[,] Names(int columns)
@@ -75,7 +78,7 @@ internal static class AppendOnlyRows
             {
                 for (var column = 0; column < columns; column++)
                 {
-                    names[row, column] = $"r{row}_{column}";
+                    names[row, column] = $"@r{row}_{column}";
                 }
             }
 
@@ -108,7 +111,7 @@ internal static class AppendOnlyRows
                 text.Append(row == 0 ? "(" : ", (");
                 for (var column = 0; column < Columns.Length; column++)
                 {
-                    text.Append(column == 0 ? "@" : ", @").Append(ParameterNames[row, column]);
+                    text.Append(column == 0 ? "" : ", ").Append(ParameterNames[row, column]);
                 }
 
                 text.Append(')');

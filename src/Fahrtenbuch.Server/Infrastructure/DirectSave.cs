@@ -95,14 +95,15 @@ internal static class DirectSave
         }
     }
 
-    // The parameter names p0, p1 … for values and k0, k1 … for the key, made once.
-    private static readonly string[] ValueNames = [.. Enumerable.Range(0, 64).Select(i => $"p{i}")];
-    private static readonly string[] KeyNames = [.. Enumerable.Range(0, 8).Select(i => $"k{i}")];
+    // The parameter names @p0, @p1 … for values and @k0, @k1 … for the key, made once; with the @ the statement spells them
+    // with, since Microsoft.Data.Sqlite looks a name without it up under each of SQLite's three prefixes in turn.
+    private static readonly string[] ValueNames = [.. Enumerable.Range(0, 64).Select(i => $"@p{i}")];
+    private static readonly string[] KeyNames = [.. Enumerable.Range(0, 8).Select(i => $"@k{i}")];
 
     private static string ParameterName(char prefix, int index)
     {
         var names = prefix == 'p' ? ValueNames : KeyNames;
-        return index < names.Length ? names[index] : $"{prefix}{index}";
+        return index < names.Length ? names[index] : $"@{prefix}{index}";
     }
 
     private static Shape ShapeOf(AppDbContext db, IEntityType type) =>
@@ -163,13 +164,13 @@ internal static class DirectSave
             var text = new StringBuilder("UPDATE ").Append(_sql.DelimitIdentifier(_table.Name, _table.Schema)).Append(" SET ");
             for (var i = 0; i < columns.Count; i++)
             {
-                text.Append(i == 0 ? "" : ", ").Append(_columnNames[columns[i].GetIndex()]).Append(" = @").Append(ParameterName('p', i));
+                text.Append(i == 0 ? "" : ", ").Append(_columnNames[columns[i].GetIndex()]).Append(" = ").Append(ParameterName('p', i));
             }
 
             text.Append(" WHERE ");
             for (var i = 0; i < Key.Count; i++)
             {
-                text.Append(i == 0 ? "" : " AND ").Append(_columnNames[Key[i].GetIndex()]).Append(" = @").Append(ParameterName('k', i));
+                text.Append(i == 0 ? "" : " AND ").Append(_columnNames[Key[i].GetIndex()]).Append(" = ").Append(ParameterName('k', i));
             }
 
             return text.ToString();

@@ -52,24 +52,27 @@ internal sealed class PlainQuery : IAsyncDisposable
         }
     }
 
+    // Parameter names are passed as the statement spells them, with their @: Microsoft.Data.Sqlite looks a name without it
+    // up under each of SQLite's three prefixes in turn (four look-ups and three new strings per parameter and run).
+
     /// <summary>Binds an id as the provider stores it (SQLite: upper-case text, PostgreSQL: uuid).</summary>
     public PlainQuery Id(string name, Guid value)
     {
-        _command.Parameters.Add(_db.IdMapping.CreateParameter(_command, name, value));
+        _command.Parameters.Add(_db.IdMapping.CreateParameter(_command, Named(name), value));
         return this;
     }
 
     /// <summary>Binds an instant as the model stores it, through the model's value conversion.</summary>
     public PlainQuery Instant(string name, DateTimeOffset value)
     {
-        _command.Parameters.Add(_db.InstantMapping.CreateParameter(_command, name, value));
+        _command.Parameters.Add(_db.InstantMapping.CreateParameter(_command, Named(name), value));
         return this;
     }
 
     public PlainQuery Int(string name, int value)
     {
         var parameter = _command.CreateParameter();
-        parameter.ParameterName = name;
+        parameter.ParameterName = Named(name);
         parameter.Value = value;
         _command.Parameters.Add(parameter);
         return this;
@@ -111,6 +114,9 @@ internal sealed class PlainQuery : IAsyncDisposable
         await using var reader = await _command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? reader.GetGuid(0) : null;
     }
+
+    private static string Named(string name) =>
+        name.StartsWith('@') ? name : throw new ArgumentException($"Name the parameter as the statement does, with its @: @{name}.", nameof(name));
 
     public async ValueTask DisposeAsync()
     {

@@ -278,7 +278,7 @@ public static class TripCommands
     /// <summary>The company a trip id belongs to, whichever company that is (an id must not be reused across companies).</summary>
     private static async Task<Guid?> TripOwnerAsync(AppDbContext db, Guid id, CancellationToken cancellationToken)
     {
-        await using var query = (await PlainQuery.CreateAsync(db, "SELECT \"CompanyId\" FROM \"Trips\" WHERE \"Id\" = @id", cancellationToken)).Id("id", id);
+        await using var query = (await PlainQuery.CreateAsync(db, "SELECT \"CompanyId\" FROM \"Trips\" WHERE \"Id\" = @id", cancellationToken)).Id("@id", id);
         return await query.IdAsync(cancellationToken);
     }
 
@@ -286,7 +286,7 @@ public static class TripCommands
     {
         await using var query = (await PlainQuery.CreateAsync(db, """
             SELECT EXISTS (SELECT 1 FROM "Trips" WHERE "CompanyId" = @company AND "DriverId" = @driver AND "State" = 'Active')
-            """, cancellationToken)).Id("company", db.CompanyId).Id("driver", driverId);
+            """, cancellationToken)).Id("@company", db.CompanyId).Id("@driver", driverId);
         return Convert.ToBoolean(await query.ScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
     }
 
@@ -296,7 +296,7 @@ public static class TripCommands
         await using var query = (await PlainQuery.CreateAsync(db, """
             SELECT "Id" FROM "Trips" WHERE "CompanyId" = @company AND "VehicleId" = @vehicle AND "State" = 'Active' AND "Id" <> @trip
             ORDER BY "StartedAt" DESC LIMIT 1
-            """, cancellationToken)).Id("company", db.CompanyId).Id("vehicle", vehicleId).Id("trip", tripId);
+            """, cancellationToken)).Id("@company", db.CompanyId).Id("@vehicle", vehicleId).Id("@trip", tripId);
         return await query.IdAsync(cancellationToken);
     }
 
@@ -372,8 +372,8 @@ public static class TripCommands
             SELECT "Id" FROM "Trips" WHERE "CompanyId" = @company AND "DriverId" = @driver AND "State" = 'Completed' AND "Id" <> @trip
                 AND @startedAt < "EndedAt" AND "StartedAt" < @endedAt
             """, cancellationToken))
-            .Id("company", db.CompanyId).Id("vehicle", trip.VehicleId).Id("driver", trip.DriverId).Id("trip", trip.Id)
-            .Int("start", trip.StartOdometer).Int("end", end).Instant("startedAt", trip.StartedAt).Instant("endedAt", endedAt);
+            .Id("@company", db.CompanyId).Id("@vehicle", trip.VehicleId).Id("@driver", trip.DriverId).Id("@trip", trip.Id)
+            .Int("@start", trip.StartOdometer).Int("@end", end).Instant("@startedAt", trip.StartedAt).Instant("@endedAt", endedAt);
         return await query.IdsAsync(cancellationToken);
     }
 

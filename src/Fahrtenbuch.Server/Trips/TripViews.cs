@@ -92,7 +92,7 @@ public static class TripViews
     {
         var names = new Dictionary<Guid, string>();
         await using var query = (await PlainQuery.CreateAsync(db, "SELECT \"Id\", \"DisplayName\" FROM \"Users\" WHERE \"CompanyId\" = @company", cancellationToken))
-            .Id("company", db.CompanyId);
+            .Id("@company", db.CompanyId);
         await using var reader = await query.ReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {

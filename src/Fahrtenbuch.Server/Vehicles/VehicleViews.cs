@@ -109,7 +109,7 @@ public static class VehicleViews
         await using var query = (await PlainQuery.CreateAsync(db, """
             SELECT "Id", "DriverId", "StartedAt", "StartOdometer" FROM "Trips"
             WHERE "CompanyId" = @company AND "VehicleId" = @vehicle AND "State" = 'Active'
-            """, cancellationToken)).Id("company", db.CompanyId).Id("vehicle", vehicleId);
+            """, cancellationToken)).Id("@company", db.CompanyId).Id("@vehicle", vehicleId);
         var active = new Dictionary<Guid, VehicleUse>();
         await using var reader = await query.ReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
