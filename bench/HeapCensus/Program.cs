@@ -1,9 +1,11 @@
-// Usage: dotnet run --project bench/HeapCensus -c Release -- <pid> [top types] [--referrers <type name part>[|<part>...]]
+// Usage: dotnet run --project bench/HeapCensus -c Release -- <pid> [top types] [--referrers <type name part>[|<part>...]] [--garbage]
 // Attaches to a running .NET process (suspending it while it counts), and prints the managed heap by type (only the
 // objects reachable from a root: garbage the GC has not collected yet is counted apart) and the strings that take the
 // most room: where the memory per open stream goes (docs/benchmarks.md). With --referrers it also prints, for the live
-// objects whose type name contains the given text, the types of the objects that point at them. Run as the same user
-// as the server (or root).
+// objects whose type name contains the given text, the types of the objects that point at them. With --garbage it prints
+// the garbage of generation 0 instead of the live objects: taken under a steady load, a sample of what the server
+// allocated since its last collection and dropped (where the allocations per request go; older garbage, such as events
+// that left the replay cache, is left out). Run as the same user as the server (or root).
 using Microsoft.Diagnostics.Runtime;
 
 var pid = int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture);
@@ -18,6 +20,7 @@ if (at >= 0 && at + 1 >= args.Length)
 }
 
 var referrersOf = at >= 0 ? args[at + 1].Split('|') : null;
+var garbage = args.Contains("--garbage");
 
 using var target = DataTarget.AttachToProcess(pid, suspend: true);
 var clr = target.ClrVersions[0];
@@ -73,14 +76,22 @@ foreach (var obj in heap.EnumerateObjects())
     }
 
     var size = (long)obj.Size;
-    if (!live.Contains(obj.Address))
+    var isLive = live.Contains(obj.Address);
+    if (isLive)
+    {
+        total += size;
+    }
+    else
     {
         dead += size;
+    }
+
+    if (isLive == garbage || (garbage && heap.GetSegmentByAddress(obj.Address)?.GetGeneration(obj.Address) != Generation.Generation0))
+    {
         continue;
     }
 
     var name = obj.Type?.Name ?? "?";
-    total += size;
     Add(types, name, size);
     if (obj.Type?.IsString == true)
     {
@@ -89,7 +100,7 @@ foreach (var obj in heap.EnumerateObjects())
     }
 }
 
-Console.WriteLine($"managed heap: {total:N0} bytes reachable, {dead:N0} bytes of garbage not collected yet");
+Console.WriteLine($"managed heap: {total:N0} bytes reachable, {dead:N0} bytes of garbage not collected yet; by type, the {(garbage ? "garbage of generation 0" : "reachable objects")}:");
 Print(types, top);
 Console.WriteLine("--- strings");
 Print(strings, 25);
