@@ -14,6 +14,8 @@ namespace Fahrtenbuch.Server.Infrastructure;
 /// <remarks>
 /// The SQL names tables and columns as the EF model does (quoted, as both providers create them), like
 /// <c>LogHeadCommand</c>. A query of company data must filter by the company itself: EF's query filters do not apply here.
+/// Parameters are named as the statement spells them, with their <c>@</c>: Microsoft.Data.Sqlite looks a name without it up
+/// under each of SQLite's three prefixes in turn (four look-ups and three new strings per parameter and run).
 /// </remarks>
 internal sealed class PlainQuery : IAsyncDisposable
 {
@@ -51,9 +53,6 @@ internal sealed class PlainQuery : IAsyncDisposable
             throw;
         }
     }
-
-    // Parameter names are passed as the statement spells them, with their @: Microsoft.Data.Sqlite looks a name without it
-    // up under each of SQLite's three prefixes in turn (four look-ups and three new strings per parameter and run).
 
     /// <summary>Binds an id as the provider stores it (SQLite: upper-case text, PostgreSQL: uuid).</summary>
     public PlainQuery Id(string name, Guid value)
