@@ -30,8 +30,8 @@ public sealed record TripOutcome(Trip Trip, bool Replayed, bool KeptOnly = false
 /// </summary>
 public static class TripCommands
 {
-    // The reads every trip write makes while it holds the company's write lock, compiled once: EF's per-call query
-    // pipeline (expression parameter extraction, cache look-up) cost more CPU than the SQLite statements themselves.
+    // The loads every trip write makes while it holds the company's write lock, as EF queries compiled once: PlainEntities
+    // reads the usual case with a plain statement and falls back to these (a trip with revisions or annotations).
     private static readonly Func<AppDbContext, Guid, CancellationToken, Task<Trip?>> TripWithRevisions =
         EF.CompileAsyncQuery((AppDbContext db, Guid id, CancellationToken _) =>
             db.Trips.Include(t => t.Revisions).SingleOrDefault(t => t.Id == id));
@@ -53,7 +53,7 @@ public static class TripCommands
             return new TripOutcome(existing, Replayed: true);
         }
 
-        var vehicle = await VehicleById(db, request.VehicleId, cancellationToken) ?? throw DomainException.NotFound("vehicle");
+        var vehicle = await PlainEntities.FindAsync(db, request.VehicleId, VehicleById, cancellationToken) ?? throw DomainException.NotFound("vehicle");
         var inUse = new List<Trip>();
         if (vehicle.ActiveTripId is not null)
         {
@@ -123,7 +123,7 @@ public static class TripCommands
             return await KeepAndFlagAsync(db, write, trip, trip.State == TripState.Completed ? ReviewReasons.CompletedTwice : ReviewReasons.ClosedElsewhere, cancellationToken);
         }
 
-        var vehicle = await VehicleById(db, trip.VehicleId, cancellationToken) ?? throw new InvalidOperationException("A trip's vehicle is missing.");
+        var vehicle = await PlainEntities.FindAsync(db, trip.VehicleId, VehicleById, cancellationToken) ?? throw new InvalidOperationException("A trip's vehicle is missing.");
         trip.Complete(request.EndOdometer, Instants.Normalize(request.EndedAt) ?? write.Now,
             new TripDetails(request.Category, request.Destination, request.Purpose, request.BusinessPartner, request.EndPlace), write.Now);
         await ReleaseAsync(db, vehicle, trip, cancellationToken);
@@ -241,7 +241,7 @@ public static class TripCommands
     }
 
     public static async Task<Trip> LoadAsync(AppDbContext db, Guid id, CancellationToken cancellationToken) =>
-        await TripWithRevisions(db, id, cancellationToken) ?? throw DomainException.NotFound("trip");
+        await PlainEntities.FindAsync(db, id, TripWithRevisions, cancellationToken) ?? throw DomainException.NotFound("trip");
 
     private static async Task<TripOutcome> KeepAndFlagAsync(AppDbContext db, LogTransaction write, Trip trip, string reason, CancellationToken cancellationToken)
     {
