@@ -81,6 +81,38 @@ public sealed class TripTests(AppFactory app) : IClassFixture<AppFactory>
             TestJson.Options)!);
 
     [Fact]
+    public async Task TripEvents_NameTheDriverTheAssignedDriverAndTheRevisionsAuthor_AsTheReadsDo()
+    {
+        // A trip write reads only the names its events show, not every user of the company: they must be the ones a read shows.
+        var chef = await app.As(TestApi.Chef);
+        var ben = await (await app.As(TestApi.Ben)).UserIdAsync();
+        var vehicle = await (await chef.PostJsonAsync("/api/vehicles", new CreateVehicleRequest(TestApi.NewPlate(), "Dienstwagen", 7_000, ben)))
+            .ReadAsync<VehicleResponse>(HttpStatusCode.Created);
+        var (driver, driverId, _, _) = await app.NewDriverAsync();
+
+        var trip = await driver.StartTripAsync(vehicle.Id);
+        var started = await LastStatusAsync(vehicle.Id);
+        Assert.Equal(("Test Driver", "Ben Becker"), (started.InUse!.DriverName, started.AssignedDriverName));
+        Assert.Equal(await driver.GetJsonAsync<VehicleResponse>($"/api/vehicles/{vehicle.Id}"), started);
+        Assert.Equal("Test Driver", (await LastTripEventAsync(trip.Id, "trip.started")).DriverName);
+
+        await driver.CompleteTripAsync(trip.Id, TestApi.BusinessEnd(7_030));
+        Assert.Equal("Ben Becker", (await LastStatusAsync(vehicle.Id)).AssignedDriverName);
+        (await chef.PostJsonAsync($"/api/trips/{trip.Id}/revisions", new { reason = "Tippfehler", purpose = "Vertragsverhandlung" })).EnsureSuccessStatusCode();
+        var corrected = await LastTripEventAsync(trip.Id, "trip.corrected");
+        var read = await chef.GetTripAsync(trip.Id);
+        Assert.Equal((driverId, "Test Driver"), (corrected.DriverId, corrected.DriverName));
+        Assert.Equal("Christa Chef", Assert.Single(corrected.Revisions).ChangedByName);
+        Assert.Equal(read.Revisions.Select(r => (r.ChangedBy, r.ChangedByName)), corrected.Revisions.Select(r => (r.ChangedBy, r.ChangedByName)));
+    }
+
+    private Task<TripResponse> LastTripEventAsync(Guid tripId, string type) => app.QueryAsync(async db =>
+        System.Text.Json.JsonSerializer.Deserialize<TripResponse>(
+            await db.Events.IgnoreQueryFilters().Where(e => e.TripId == tripId && e.Type == type)
+                .OrderByDescending(e => e.Position).Select(e => e.Data).FirstAsync(Ct),
+            TestJson.Options)!);
+
+    [Fact]
     public async Task CompleteTrip_ReturnsTheTrip_WhenTheSameCompletionIsResent()
     {
         var (trip, driver, _) = await app.CompletedTripAsync();

@@ -101,7 +101,7 @@ public static class TripCommands
         vehicle.ObserveOdometer(startOdometer, trip.StartedAt);
         db.Trips.Add(trip);
 
-        var names = await db.UserNamesAsync(cancellationToken);
+        var names = await NamesAsync(db, flagged, vehicle, cancellationToken);
         write.AppendTrip(EventTypes.TripStarted, trip, names);
         await AppendReviewAndStatusAsync(write, db, names, flagged, vehicle, cancellationToken);
         return new TripOutcome(trip, Replayed: false, Names: names);
@@ -130,7 +130,7 @@ public static class TripCommands
         vehicle.ObserveOdometer(request.EndOdometer, trip.EndedAt!.Value);
         var flagged = await FlagOverlapsAsync(db, trip, cancellationToken);
 
-        var names = await db.UserNamesAsync(cancellationToken);
+        var names = await NamesAsync(db, [trip, .. flagged], vehicle, cancellationToken);
         write.AppendTrip(EventTypes.TripCompleted, trip, names);
         await AppendReviewAndStatusAsync(write, db, names, flagged, vehicle, cancellationToken);
         return new TripOutcome(trip, Replayed: false, Names: names);
@@ -146,7 +146,6 @@ public static class TripCommands
         }
 
         var id = request.Id ?? Guid.CreateVersion7();
-        var names = await db.UserNamesAsync(cancellationToken);
         if (await FindForReplayAsync(db, id, cancellationToken) is { } existing)
         {
             if (existing.VehicleId != request.VehicleId || existing.DriverId != driverId || existing.StartOdometer != request.StartOdometer)
@@ -157,7 +156,7 @@ public static class TripCommands
             return new TripOutcome(existing, Replayed: true);
         }
 
-        if (!names.ContainsKey(driverId))
+        if (driverId != me.Id && (await db.UserNamesAsync([driverId], cancellationToken)).Count == 0)
         {
             throw DomainException.Invalid("trip.driver-unknown", "The driver does not exist in this company.");
         }
@@ -170,6 +169,7 @@ public static class TripCommands
         db.Trips.Add(trip);
         var flagged = await FlagOverlapsAsync(db, trip, cancellationToken);
 
+        var names = await NamesAsync(db, [trip, .. flagged], vehicle, cancellationToken);
         write.AppendTrip(EventTypes.TripRecorded, trip, names);
         await AppendReviewAndStatusAsync(write, db, names, flagged, vehicle, cancellationToken);
         return new TripOutcome(trip, Replayed: false, Names: names);
@@ -193,7 +193,7 @@ public static class TripCommands
         var vehicle = await db.Vehicles.SingleAsync(v => v.Id == trip.VehicleId, cancellationToken);
         trip.Cancel(request.Reason, me.Id, write.Now);
         await ReleaseAsync(db, vehicle, trip, cancellationToken);
-        var names = await db.UserNamesAsync(cancellationToken);
+        var names = await NamesAsync(db, [trip], vehicle, cancellationToken);
         write.AppendTrip(EventTypes.TripCancelled, trip, names);
         write.Append(EventTypes.VehicleStatus, await db.BoardRowAsync(vehicle, cancellationToken, names), vehicleId: vehicle.Id);
         return new TripOutcome(trip, Replayed: false);
@@ -210,7 +210,7 @@ public static class TripCommands
         }
 
         trip.Void(request.Reason, me.Id, write.Now);
-        write.AppendTrip(EventTypes.TripVoided, trip, await db.UserNamesAsync(cancellationToken));
+        write.AppendTrip(EventTypes.TripVoided, trip, await db.UserNamesAsync(TripViews.PeopleOf(trip), cancellationToken));
         return new TripOutcome(trip, Replayed: false);
     }
 
@@ -225,7 +225,7 @@ public static class TripCommands
             me.Id,
             write.Now);
         db.TripRevisions.Add(revision);
-        write.AppendTrip(EventTypes.TripCorrected, trip, await db.UserNamesAsync(cancellationToken));
+        write.AppendTrip(EventTypes.TripCorrected, trip, await db.UserNamesAsync(TripViews.PeopleOf(trip), cancellationToken));
         return new TripOutcome(trip, Replayed: false);
     }
 
@@ -246,7 +246,7 @@ public static class TripCommands
     private static async Task<TripOutcome> KeepAndFlagAsync(AppDbContext db, LogTransaction write, Trip trip, string reason, CancellationToken cancellationToken)
     {
         trip.FlagForReview(reason);
-        write.AppendTrip(EventTypes.TripNeedsReview, trip, await db.UserNamesAsync(cancellationToken));
+        write.AppendTrip(EventTypes.TripNeedsReview, trip, await db.UserNamesAsync(TripViews.PeopleOf(trip), cancellationToken));
         return new TripOutcome(trip, Replayed: false, KeptOnly: true);
     }
 
@@ -376,6 +376,13 @@ public static class TripCommands
             .Int("@start", trip.StartOdometer).Int("@end", end).Instant("@startedAt", trip.StartedAt).Instant("@endedAt", endedAt);
         return await query.IdsAsync(cancellationToken);
     }
+
+    /// <summary>
+    /// The names the write's events show: the people of <paramref name="trips"/> and the vehicle's assigned driver (the board
+    /// row reads anyone else it shows itself, see <see cref="VehicleViews.BoardRowAsync"/>).
+    /// </summary>
+    private static Task<Dictionary<Guid, string>> NamesAsync(AppDbContext db, IEnumerable<Trip> trips, Vehicle vehicle, CancellationToken cancellationToken) =>
+        db.UserNamesAsync(trips.SelectMany(TripViews.PeopleOf).Concat(vehicle.AssignedDriverId is { } assigned ? [assigned] : []), cancellationToken);
 
     private static async Task AppendReviewAndStatusAsync(LogTransaction write, AppDbContext db, IReadOnlyDictionary<Guid, string> names, IEnumerable<Trip> trips, Vehicle vehicle, CancellationToken cancellationToken)
     {

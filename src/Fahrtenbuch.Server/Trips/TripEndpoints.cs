@@ -188,10 +188,10 @@ public static class TripEndpoints
 
     private static async Task<Results<Created<TripResponse>, Ok<TripResponse>>> CreatedOrOkAsync(AppDbContext db, TripOutcome outcome, CancellationToken cancellationToken)
     {
-        var response = TripViews.ToResponse(outcome.Trip, outcome.Names ?? await db.UserNamesAsync(cancellationToken), restricted: false);
+        var response = TripViews.ToResponse(outcome.Trip, outcome.Names ?? await db.UserNamesAsync(TripViews.PeopleOf(outcome.Trip), cancellationToken), restricted: false);
         return outcome.Replayed ? TypedResults.Ok(response) : TypedResults.Created($"/api/trips/{response.Id}", response);
     }
 
     private static async Task<Ok<TripResponse>> OkAsync(AppDbContext db, TripOutcome outcome, CancellationToken cancellationToken) =>
-        TypedResults.Ok(TripViews.ToResponse(outcome.Trip, outcome.Names ?? await db.UserNamesAsync(cancellationToken), restricted: false));
+        TypedResults.Ok(TripViews.ToResponse(outcome.Trip, outcome.Names ?? await db.UserNamesAsync(TripViews.PeopleOf(outcome.Trip), cancellationToken), restricted: false));
 }

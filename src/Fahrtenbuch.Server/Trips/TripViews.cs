@@ -87,7 +87,54 @@ public static class TripViews
         t.LockedAt,
         restricted ? [] : t.Annotations.OrderBy(a => a.Number).Select(a => AnnotationResponse.From(a, names)).ToList());
 
-    /// <summary>The display names of the company's users (two columns, not whole user rows; read on every trip write, see <see cref="PlainQuery"/>).</summary>
+    /// <summary>The people a trip's response names: its driver and the authors of its revisions and annotations.</summary>
+    public static IEnumerable<Guid> PeopleOf(Trip t) =>
+        t.Revisions.Select(r => r.ChangedBy).Concat(t.Annotations.Select(a => a.CreatedBy)).Prepend(t.DriverId);
+
+    /// <summary>
+    /// The display names of those of <paramref name="ids"/> who are users of the company. A trip write names two or three
+    /// people; reading every user of the company instead grew the write's time under the write lock with the company.
+    /// </summary>
+    public static async Task<Dictionary<Guid, string>> UserNamesAsync(this AppDbContext db, IEnumerable<Guid> ids, CancellationToken cancellationToken)
+    {
+        var distinct = ids.Distinct().ToList();
+        var names = new Dictionary<Guid, string>(distinct.Count);
+        if (distinct.Count == 0)
+        {
+            return names;
+        }
+
+        if (distinct.Count > MaxNamedPeople)
+        {
+            return await db.UserNamesAsync(cancellationToken);
+        }
+
+        var query = await PlainQuery.CreateAsync(db, NamesOfStatements[distinct.Count], cancellationToken);
+        await using (query)
+        {
+            query.Id("@company", db.CompanyId);
+            for (var i = 0; i < distinct.Count; i++)
+            {
+                query.Id(UserParameters[i], distinct[i]);
+            }
+
+            await using var reader = await query.ReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                names.Add(reader.GetGuid(0), reader.GetString(1));
+            }
+        }
+
+        return names;
+    }
+
+    // One statement text per number of people (a write names a handful; a larger set reads the whole company instead).
+    private const int MaxNamedPeople = 32;
+    private static readonly string[] UserParameters = [.. Enumerable.Range(0, MaxNamedPeople).Select(i => $"@u{i}")];
+    private static readonly string[] NamesOfStatements = [.. Enumerable.Range(0, MaxNamedPeople + 1).Select(count =>
+        $"SELECT \"Id\", \"DisplayName\" FROM \"Users\" WHERE \"CompanyId\" = @company AND \"Id\" IN ({string.Join(", ", UserParameters.Take(count))})")];
+
+    /// <summary>The display names of all the company's users (two columns, not whole user rows), for reads that show many trips.</summary>
     public static async Task<Dictionary<Guid, string>> UserNamesAsync(this AppDbContext db, CancellationToken cancellationToken)
     {
         var names = new Dictionary<Guid, string>();

@@ -58,7 +58,7 @@ public static class VehicleViews
     private static readonly Func<AppDbContext, Guid, CancellationToken, Task<Vehicle?>> VehicleById =
         EF.CompileAsyncQuery((AppDbContext db, Guid id, CancellationToken _) => db.Vehicles.SingleOrDefault(v => v.Id == id));
 
-    /// <summary>One vehicle's board row; a caller that already read the company's user names passes them on.</summary>
+    /// <summary>One vehicle's board row; a caller that already read user names passes them on.</summary>
     public static async Task<VehicleResponse> LoadBoardRowAsync(
         this AppDbContext db, Guid vehicleId, CancellationToken cancellationToken, IReadOnlyDictionary<Guid, string>? names = null)
     {
@@ -96,7 +96,13 @@ public static class VehicleViews
         // Two active trips on one car exist only as a flagged sync conflict; the board shows the latest start (as LoadBoardAsync).
         var latest = active.Values.MaxBy(use => use.Since);
 
-        names ??= await db.UserNamesAsync(cancellationToken);
+        // The row names the car's driver and its assigned driver; a caller's names may hold only the people of its own write.
+        Guid[] people = [.. new[] { latest?.DriverId, vehicle.AssignedDriverId }.OfType<Guid>()];
+        if (names is null || !people.All(names.ContainsKey))
+        {
+            names = await db.UserNamesAsync(people, cancellationToken);
+        }
+
         return ToResponse(vehicle, latest is null ? null : latest with { DriverName = names.GetValueOrDefault(latest.DriverId, "") }, names);
     }
 
