@@ -18,8 +18,10 @@ namespace Fahrtenbuch.Server.Infrastructure;
 /// EF would), and the entity is attached as unchanged, as a tracking query leaves it.
 /// </summary>
 /// <remarks>
-/// Only for a tenant-owned type in one table with no owned or shadow parts, filtered by the company as the model's query
-/// filter does. When a collection navigation has rows (a trip's revisions or annotations, which the EF query includes), when
+/// Only for a tenant-owned type in one table with no owned or shadow parts and one query filter, which for such a type is
+/// the company's (AppDbContext): the statement filters by the company as that filter does. Every collection navigation is
+/// reported as loaded, so the caller's fallback query must include them all (the trip's does: revisions explicitly,
+/// annotations automatically). When a collection navigation has rows (a trip's revisions or annotations, which the EF query includes), when
 /// the entity is already tracked (EF would resolve it to the tracked instance and fix up its includes), and for any other
 /// type, the EF query the caller passes runs instead: the result is the same either way.
 /// </remarks>
@@ -94,13 +96,15 @@ internal static class PlainEntities
         public Shape(IEntityType type, AppDbContext db)
         {
             var properties = type.GetProperties().ToList();
-            Key = type.FindPrimaryKey()!.Properties[0];
+            Key = type.FindPrimaryKey()?.Properties[0]!;
             ValueCount = properties.Max(p => p.GetIndex()) + 1;
             Collections = [.. type.GetNavigations().Where(n => n.IsCollection).Select(n => n.Name)];
             IsPlain = typeof(ITenantOwned).IsAssignableFrom(type.ClrType)
-                && type.GetTableName() is not null && type.BaseType is null && !type.GetDirectlyDerivedTypes().Any() && !type.IsOwned()
+                && type.GetTableName() is not null && type.GetViewName() is null && type.GetSqlQuery() is null && type.GetFunctionName() is null
+                && !type.GetMappingFragments().Any() && type.GetDeclaredQueryFilters().Count == 1
+                && type.BaseType is null && !type.GetDirectlyDerivedTypes().Any() && !type.IsOwned()
                 && !type.GetComplexProperties().Any() && !type.GetSkipNavigations().Any()
-                && type.FindPrimaryKey()!.Properties is [{ ClrType: var keyType }] && keyType == typeof(Guid)
+                && type.FindPrimaryKey()?.Properties is [{ ClrType: var keyType }] && keyType == typeof(Guid)
                 && properties.All(p => !p.IsShadowProperty())
                 && type.GetNavigations().All(n => n.IsCollection && !n.TargetEntityType.IsOwned() && n.ForeignKey.Properties.Count == 1);
             if (!IsPlain)

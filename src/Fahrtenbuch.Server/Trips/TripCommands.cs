@@ -19,7 +19,8 @@ public enum ConflictPolicy
 
 /// <summary>
 /// What a trip command did: the trip, whether it only answered a repeat, and whether the operation was kept without being applied.
-/// <see cref="Names"/> are the company's user names when the command read them, so the response need not read them again.
+/// <see cref="Names"/> are the names of the people the command's events show (those of <see cref="Trip"/> among them) when it
+/// read them, so the response need not read them again; not the whole company's.
 /// </summary>
 public sealed record TripOutcome(Trip Trip, bool Replayed, bool KeptOnly = false, IReadOnlyDictionary<Guid, string>? Names = null);
 
