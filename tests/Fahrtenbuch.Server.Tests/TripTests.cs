@@ -3,6 +3,7 @@ using Fahrtenbuch.Server.Infrastructure;
 using Fahrtenbuch.Server.Trips;
 using Fahrtenbuch.Server.Vehicles;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Fahrtenbuch.Server.Tests;
 
@@ -104,6 +105,26 @@ public sealed class TripTests(AppFactory app) : IClassFixture<AppFactory>
         Assert.Equal((driverId, "Test Driver"), (corrected.DriverId, corrected.DriverName));
         Assert.Equal("Christa Chef", Assert.Single(corrected.Revisions).ChangedByName);
         Assert.Equal(read.Revisions.Select(r => (r.ChangedBy, r.ChangedByName)), corrected.Revisions.Select(r => (r.ChangedBy, r.ChangedByName)));
+    }
+
+    [Fact]
+    public async Task UserNamesByIds_AreThoseOfTheCompanysUsersOnly_InOneStatementOrBeyond()
+    {
+        var chef = await (await app.As(TestApi.Chef)).UserIdAsync();
+        var anna = await (await app.As(TestApi.Anna)).UserIdAsync();
+        var otherCompanys = await (await app.As(TestApi.OtherChef)).UserIdAsync();
+        var company = await app.QueryAsync(db => db.Users.Where(u => u.Id == chef).Select(u => u.CompanyId).SingleAsync(Ct));
+        await using var scope = app.CompanyScope(company);
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+
+        var few = await db.UserNamesAsync([chef, anna, anna, otherCompanys, Guid.CreateVersion7()], Ct);
+        Assert.Equal([(anna, "Anna Albers"), (chef, "Christa Chef")], few.Select(n => (n.Key, n.Value)).OrderBy(n => n.Value));
+
+        // More people than one statement binds: the company's names are read whole, still none of another company.
+        var many = await db.UserNamesAsync([chef, anna, otherCompanys, .. Enumerable.Range(0, 40).Select(_ => Guid.CreateVersion7())], Ct);
+        Assert.Equal(("Christa Chef", "Anna Albers"), (many[chef], many[anna]));
+        Assert.DoesNotContain(otherCompanys, many.Keys);
+        Assert.Empty(await db.UserNamesAsync([], Ct));
     }
 
     private Task<TripResponse> LastTripEventAsync(Guid tripId, string type) => app.QueryAsync(async db =>
