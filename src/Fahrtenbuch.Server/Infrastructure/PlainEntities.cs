@@ -19,11 +19,11 @@ namespace Fahrtenbuch.Server.Infrastructure;
 /// </summary>
 /// <remarks>
 /// Only for a tenant-owned type in one table with no owned or shadow parts and one query filter, which for such a type is
-/// the company's (AppDbContext): the statement filters by the company as that filter does. Every collection navigation is
-/// reported as loaded, so the caller's fallback query must include them all (the trip's does: revisions explicitly,
-/// annotations automatically). When a collection navigation has rows (a trip's revisions or annotations, which the EF query includes), when
-/// the entity is already tracked (EF would resolve it to the tracked instance and fix up its includes), and for any other
-/// type, the EF query the caller passes runs instead: the result is the same either way.
+/// the company's (AppDbContext): the statement filters by the company as that filter does. When a collection navigation
+/// has rows (a trip's revisions or annotations), when the entity is already tracked (EF would resolve it to the tracked
+/// instance and fix up its includes), and for any other type, the EF query the caller passes runs instead: the result is
+/// the same either way. Otherwise every collection is reported as loaded (and empty), so the caller's query must include
+/// them all (the trip's does: revisions explicitly, annotations automatically).
 /// </remarks>
 internal static class PlainEntities
 {
