@@ -94,11 +94,16 @@ static async Task<string[]> RunAsync(Target target, string scenario, int seconds
     // seconds. Order checks (lost, duplicated) cover the warm-up too. --warmup 0 measures a cold server.
     var warm = !idle && warmupSeconds > 0;
     var warmed = warm ? await WriteAsFastAsPossibleAsync(target, Math.Min(3, warmupSeconds), 0, cts.Token) : 0;
+    // Memory per connection is the growth while the second half connects: the first half has made the server set up
+    // whatever it creates once, on its first stream (code compiled, pools and caches filled), which is not per stream.
+    var firstHalf = subscribers / 2;
+    var subs = await ConnectAsync(target, 0, firstHalf, metrics, cts.Token);
+    await Task.Delay(1000);
     var before = ProcessSample.Read(target.Pid);
-    var subs = await ConnectAsync(target, subscribers, metrics, cts.Token);
+    subs.AddRange(await ConnectAsync(target, firstHalf, subscribers - firstHalf, metrics, cts.Token));
     await Task.Delay(1000);
     var connected = ProcessSample.Read(target.Pid);
-    var perConnectionKiB = (connected.RssBytes - before.RssBytes) / 1024.0 / Math.Max(1, subs.Count);
+    var perConnectionKiB = (connected.RssBytes - before.RssBytes) / 1024.0 / Math.Max(1, subs.Count - firstHalf);
     string extra = "";
     long published = 0;
     if (warm)
@@ -239,10 +244,10 @@ static int DescriptorLimit()
 
 static string F(double value) => double.IsNaN(value) ? "" : value.ToString("F1", CultureInfo.InvariantCulture);
 
-static async Task<List<Subscriber>> ConnectAsync(Target target, int count, Metrics metrics, CancellationToken cancellationToken)
+static async Task<List<Subscriber>> ConnectAsync(Target target, int first, int count, Metrics metrics, CancellationToken cancellationToken)
 {
     using var gate = new SemaphoreSlim(200);
-    var tasks = Enumerable.Range(0, count).Select(async i =>
+    var tasks = Enumerable.Range(first, count).Select(async i =>
     {
         await gate.WaitAsync(cancellationToken);
         try
