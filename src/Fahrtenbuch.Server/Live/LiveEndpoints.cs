@@ -103,52 +103,27 @@ public sealed class LiveEventStream : IResult, IEndpointMetadataProvider, IStatu
         // The request is authenticated; a stream that stays open for hours need not keep the bearer token (1 KiB each).
         httpContext.Request.Headers.Authorization = default;
 
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(httpContext.RequestAborted, connection.Closing);
+        // One token for the stream's life: the connection closes when the client leaves, too. A source linking the two
+        // cost about 300 bytes per open stream (docs/benchmarks.md).
+        using var clientLeft = httpContext.RequestAborted.UnsafeRegister(static c => ((LiveConnection)c!).Close(), connection);
+        var stop = connection.Closing;
 
         // Headers first: a replay written before the response has started is buffered in extra blocks and copied behind
         // the headers at the first flush (10-15 % of a reconnect storm's server CPU, docs/benchmarks.md).
-        await response.StartAsync(stop.Token);
-        using var slowConsumer = new AbortWhileActive(httpContext);
+        await response.StartAsync(stop);
+
+        // The subscriber cuts a client too slow to keep up by aborting its connection, on the publisher's thread. It never
+        // does so once RunAsync has returned, so a context Kestrel reuses for the next request is never aborted.
         var subscriber = new SseSubscriber(
             response.BodyWriter, _viewer, _filter, services.GetRequiredService<IOptions<LiveOptions>>().Value,
-            services.GetRequiredService<TimeProvider>(), slowConsumer.Cut);
+            services.GetRequiredService<TimeProvider>(), httpContext.Abort);
 
         // Subscribed before the stream reads where the log stands, so nothing committed in between is missed.
         using var subscription = services.GetRequiredService<ILiveTransport>().Subscribe(_viewer.CompanyId, subscriber.OnEvents);
         await subscriber.RunAsync(
             services.GetRequiredService<LiveFeed>(), services.GetRequiredService<LiveEventStore>(), services.GetRequiredService<SseHeartbeats>(),
-            _lastEventId, stop.Token,
+            _lastEventId, stop,
             services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
-    }
-
-    /// <summary>
-    /// Aborts the connection when the stream finds this client too slow (on the publisher's thread), but only while this
-    /// response runs: once it has ended, Kestrel may reuse the context for the next request on the same connection.
-    /// </summary>
-    private sealed class AbortWhileActive(HttpContext context) : IDisposable
-    {
-        private readonly Lock _gate = new();
-        private bool _ended;
-
-        public void Cut()
-        {
-            lock (_gate)
-            {
-                if (!_ended)
-                {
-                    _ended = true;
-                    context.Abort();
-                }
-            }
-        }
-
-        public void Dispose()
-        {
-            lock (_gate)
-            {
-                _ended = true;
-            }
-        }
     }
 
     static void IEndpointMetadataProvider.PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>

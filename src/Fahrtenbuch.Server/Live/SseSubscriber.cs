@@ -43,6 +43,8 @@ internal sealed class SseSubscriber
     private ValueTask<FlushResult>? _publisherFlush;
     private TaskCompletionSource? _wake;
 
+    // slowConsumer ends the connection of a client too slow to keep up. It is called at most once, on the publisher's
+    // thread under the stream's lock, and never once RunAsync has returned (the stream is closed by then).
     public SseSubscriber(PipeWriter body, LiveViewer viewer, LiveFilter filter, LiveOptions options, TimeProvider time, Action slowConsumer)
     {
         (_body, _viewer, _filter, _options, _time, _slowConsumer) = (body, viewer, filter, options, time, slowConsumer);
