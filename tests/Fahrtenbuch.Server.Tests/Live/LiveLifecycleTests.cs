@@ -229,6 +229,33 @@ public sealed class LiveLimitTests(TightLimitsFactory app) : IClassFixture<Tight
     }
 
     [Fact]
+    public async Task ClientThatLeaves_FreesItsConnectionSlot()
+    {
+        // A user no other test here holds streams for, so only this test's streams count against the limit of two.
+        var token = await app.TokenAsync("chef@demo.local");
+        await using var kept = await app.OpenStreamAsync(token);
+        var left = await app.OpenStreamAsync(token);
+        await left.DisposeAsync();
+
+        // The server learns of the closed socket asynchronously; the slot must be free within a few seconds.
+        using var client = app.RealClient(token);
+        for (var attempt = 0; ; attempt++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/events");
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, TestContext.Current.CancellationToken);
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+                break;
+            }
+
+            await ProblemAssert.IsProblemAsync(response, HttpStatusCode.TooManyRequests, LiveErrorCodes.TooManyForUser);
+            Assert.True(attempt < 50, "The stream whose client left still counts against the user's limit after 5 s.");
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+    }
+
+    [Fact]
     public async Task HubCommands_AreRateLimited_AndOversizedMessagesCloseTheConnection()
     {
         var api = await app.ApiAsync("clara@demo.local");
