@@ -198,8 +198,13 @@ public sealed class LiveHub(
 /// </summary>
 public sealed class HubShutdown(IHostApplicationLifetime lifetime, IOptions<LiveOptions> options, TimeProvider time)
 {
-    /// <summary>Time for the transports to send the last messages once every stream has ended.</summary>
-    private static readonly TimeSpan SendTime = TimeSpan.FromMilliseconds(100);
+    /// <summary>
+    /// Time for the transports to send the last messages once every stream has ended: the stream hands its notice to
+    /// SignalR's output pipe, and the transport's send loop needs a thread to take it from there. With 100 ms a client on a
+    /// loaded two-core CI machine once got every event but not the notice, so a stopping server now gives it half a second
+    /// (only when a stream was open).
+    /// </summary>
+    private static readonly TimeSpan SendTime = TimeSpan.FromMilliseconds(500);
 
     private int _streams;
     private int _registered;
@@ -220,6 +225,12 @@ public sealed class HubShutdown(IHostApplicationLifetime lifetime, IOptions<Live
 
     private void Drain()
     {
+        if (Volatile.Read(ref _streams) == 0)
+        {
+            // No stream open: nothing to end and send, and no reason to hold the shutdown up.
+            return;
+        }
+
         var grace = TimeSpan.FromMilliseconds(options.Value.HubShutdownGraceMilliseconds);
         var started = time.GetTimestamp();
         if (SpinWait.SpinUntil(() => Volatile.Read(ref _streams) == 0, grace))
