@@ -36,12 +36,15 @@ public sealed class TimelinessTests(TimelinessApp app) : IClassFixture<Timelines
             await db.TripRevisions.IgnoreQueryFilters().CountAsync(Ct),
         ]));
 
-        var before = await TripsAndTheirEventsAsync();
+        // The trip as the API shows it, too: a refusal that changed a field in place would add no row.
+        async Task<string> StateAsync() => await TripsAndTheirEventsAsync() + (await JsonAsync(chef, $"/api/trips/{trip}")).GetRawText();
+
+        var before = await StateAsync();
         await ProblemAssert.IsProblemAsync(
             await anna.PostAsJsonAsync($"/api/trips/{trip}/revisions", new { reason = "vergessen", purpose = "Messe" }, Ct), HttpStatusCode.Conflict, "trip.completion-window-closed");
         await ProblemAssert.IsProblemAsync(
             await anna.PostAsJsonAsync($"/api/trips/{trip}/void", new { reason = "doppelt" }, Ct), HttpStatusCode.Conflict, "trip.completion-window-closed");
-        Assert.Equal(before, await TripsAndTheirEventsAsync());
+        Assert.Equal(before, await StateAsync());
 
         var corrected = await chef.PostAsJsonAsync($"/api/trips/{trip}/revisions", new { reason = "Fahrerin meldete Messe", purpose = "Messe" }, Ct);
         Assert.Equal(HttpStatusCode.OK, corrected.StatusCode);
