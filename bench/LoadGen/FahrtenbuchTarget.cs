@@ -217,8 +217,15 @@ public sealed class FahrtenbuchTarget(string serverDll, int writers) : Target
         return (await response.Content.ReadFromJsonAsync<T>())!;
     }
 
+    /// <summary>
+    /// How long the REST writes took, from sending to the response: the part of an event's delivery latency that the peers,
+    /// which publish without a database, do not have.
+    /// </summary>
+    public Metrics Writes { get; } = new();
+
     private async Task SendAsync(string token, string path, object body, CancellationToken cancellationToken)
     {
+        var sent = Stopwatch.GetTimestamp();
         using var request = new HttpRequestMessage(HttpMethod.Post, BaseUrl + path) { Content = JsonContent.Create(body) };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         using var response = await Http.SendAsync(request, cancellationToken);
@@ -226,6 +233,8 @@ public sealed class FahrtenbuchTarget(string serverDll, int writers) : Target
         {
             throw new InvalidOperationException($"{path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");
         }
+
+        Writes.Latency(sent);
     }
 
     private sealed class Writer(string token, Guid vehicleId, int odometer)

@@ -85,6 +85,8 @@ static async Task<string[]> RunAsync(Target target, string scenario, int seconds
     var (subscribers, rate, idle) = scenario switch
     {
         "steady-1k" => (1_000, 10, false),
+        // Not in the default list: the publish path's own latency, with next to no fan-out (docs/benchmarks.md).
+        "steady-10" => (10, 10, false),
         "steady-10k" => (10_000, 10, false),
         // Each connection is a descriptor in the server and in the generator; stay below the per-process hard limit.
         "steady-20k" => (Math.Min(20_000, DescriptorLimit() - 600), 10, false),
@@ -124,6 +126,7 @@ static async Task<string[]> RunAsync(Target target, string scenario, int seconds
             : await PublishAtRateAsync(target, rate, warmupSeconds, warmed, cts.Token);
         await DrainAsync(metrics);
         metrics.ResetDeliveriesAndLatency();
+        (target as FahrtenbuchTarget)?.Writes.ResetDeliveriesAndLatency();
         connected = ProcessSample.Read(target.Pid);
     }
 
@@ -154,6 +157,13 @@ static async Task<string[]> RunAsync(Target target, string scenario, int seconds
         {
             // What the burst really was: a peer that answers each publish only after its broadcast sets its own pace.
             extra = $"{published * target.EventsPerPublish / watch.Elapsed.TotalSeconds:F0} events/s sent";
+        }
+
+        if (target is FahrtenbuchTarget ours)
+        {
+            // Our latency includes the REST write that produces the event (authenticated, committed durably before any
+            // delivery): its own share, to read the delivery latency against the peers' (docs/benchmarks.md).
+            extra += $"{(extra.Length > 0 ? ", " : "")}REST write p50 {F(ours.Writes.PercentileMs(0.50))} / p99 {F(ours.Writes.PercentileMs(0.99))} ms";
         }
     }
 
