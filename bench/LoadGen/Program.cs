@@ -15,6 +15,8 @@ var seconds = int.Parse(Option("--seconds", "15"), CultureInfo.InvariantCulture)
 var warmup = int.Parse(Option("--warmup", "10"), CultureInfo.InvariantCulture);
 var output = Option("--out", "");
 var hold = int.Parse(Option("--hold", "0"), CultureInfo.InvariantCulture);
+// Measured reconnect storms per run (each after the 30 s pause): one storm's rate swings by a tenth between runs here.
+var measuredStorms = int.Parse(Option("--storms", "1"), CultureInfo.InvariantCulture);
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 
 var rows = new List<string[]>();
@@ -31,7 +33,7 @@ foreach (var scenario in scenarios)
         try
         {
             await target.StartAsync(FreePort());
-            var row = await RunAsync(target, scenario, seconds, warmup);
+            var row = await RunAsync(target, scenario, seconds, warmup, measuredStorms);
             rows.Add(row);
             Console.Error.WriteLine(string.Join(" | ", row));
             await Task.Delay(TimeSpan.FromSeconds(hold));
@@ -71,7 +73,7 @@ static int FreePort()
     return ((IPEndPoint)listener.LocalEndpoint).Port;
 }
 
-static async Task<string[]> RunAsync(Target target, string scenario, int seconds, int warmupSeconds)
+static async Task<string[]> RunAsync(Target target, string scenario, int seconds, int warmupSeconds, int measuredStorms)
 {
     if (scenario == "burst")
     {
@@ -176,7 +178,8 @@ static async Task<string[]> RunAsync(Target target, string scenario, int seconds
         // the JIT compiled it during the measurement (first storm 2,468-2,694 resumes/s, 0.36-0.39 ms server CPU each; the
         // second 3,235-3,482, 0.25 ms). A server that runs for days has resumed streams before. So a warmed-up run has one
         // unmeasured storm first, like the other scenarios run their own load before they measure.
-        var storms = warm ? 2 : 1;
+        var storms = (warm ? 1 : 0) + measuredStorms;
+        var rates = new List<(double Rate, double CpuMs)>();
         for (var storm = 1; storm <= storms; storm++)
         {
             var last = subs.Select(s => s.Tracker.Last).ToList();
@@ -218,20 +221,25 @@ static async Task<string[]> RunAsync(Target target, string scenario, int seconds
             }
 
             stormCpu = ProcessSample.Read(target.Pid).CpuSeconds - stormCpu;
-            if (storm < storms)
+            subs = resumed;
+            if (storm > storms - measuredStorms)
             {
-                subs = resumed;
-
-                // Not a second storm into the first one's memory: Kestrel's pool gives idle blocks back every 10 s, so after
-                // 30 s the measured storm allocates much of its buffer memory again, as one after a quiet hour would.
-                await Task.Delay(TimeSpan.FromSeconds(30), cts.Token);
-                continue;
+                rates.Add((resumed.Count / watch.Elapsed.TotalSeconds, stormCpu * 1000 / resumed.Count));
             }
 
-            extra = $"{resumed.Count / watch.Elapsed.TotalSeconds:F0} resumes/s" + (target.Resumes ? " (with replay)" : " (no replay)")
-                + $", server {stormCpu * 1000 / resumed.Count:F2} ms CPU each";
-            subs = resumed;
+            if (storm < storms)
+            {
+                // Not a storm into the last one's memory: Kestrel's pool gives idle blocks back every 10 s, so after 30 s the
+                // measured storm allocates much of its buffer memory again, as one after a quiet hour would.
+                await Task.Delay(TimeSpan.FromSeconds(30), cts.Token);
+            }
         }
+
+        // With several measured storms: the median storm, and the range.
+        var byRate = rates.OrderBy(r => r.Rate).ToList();
+        var median = byRate[byRate.Count / 2];
+        extra = $"{median.Rate:F0} resumes/s" + (target.Resumes ? " (with replay)" : " (no replay)") + $", server {median.CpuMs:F2} ms CPU each"
+            + (rates.Count > 1 ? $" (median of {rates.Count} storms: {byRate[0].Rate:F0}-{byRate[^1].Rate:F0} resumes/s, {rates.Min(r => r.CpuMs):F2}-{rates.Max(r => r.CpuMs):F2} ms)" : "");
     }
 
     var after = ProcessSample.Read(target.Pid);

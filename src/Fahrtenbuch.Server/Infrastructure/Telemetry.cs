@@ -100,6 +100,15 @@ public static class Telemetry
         }
     }
 
+    /// <summary>Counts events a stream replayed from the log (no lag: the client was away).</summary>
+    internal static void RecordReplayed(int count, KeyValuePair<string, object?> transport)
+    {
+        if (count > 0)
+        {
+            LiveEventsDelivered.Add(count, transport);
+        }
+    }
+
     internal static void RecordWritten(IReadOnlyList<Events.EventRecord> events)
     {
         foreach (var record in events)

@@ -309,31 +309,42 @@ internal sealed class SseSubscriber
         }
 
         var unflushed = 0;
-        foreach (var e in events)
+        var replayed = 0;
+        try
         {
-            _sent = e.Position;
-            if (LiveFeed.EndsStream(e, _viewer))
+            foreach (var e in events)
             {
-                await FlushAsync(stop);
-                return false;
-            }
-
-            if (_filter.Matches(e, _viewer))
-            {
-                unflushed += Write(e, replayed: e.Position <= head);
-                if (unflushed >= MaxUnflushedBytes)
+                _sent = e.Position;
+                if (LiveFeed.EndsStream(e, _viewer))
                 {
-                    if (!await FlushAsync(stop))
-                    {
-                        return false;
-                    }
+                    await FlushAsync(stop);
+                    return false;
+                }
 
-                    unflushed = 0;
+                if (_filter.Matches(e, _viewer))
+                {
+                    var isReplay = e.Position <= head;
+                    replayed += isReplay ? 1 : 0;
+                    unflushed += Write(e, isReplay);
+                    if (unflushed >= MaxUnflushedBytes)
+                    {
+                        if (!await FlushAsync(stop))
+                        {
+                            return false;
+                        }
+
+                        unflushed = 0;
+                    }
                 }
             }
-        }
 
-        return true;
+            return true;
+        }
+        finally
+        {
+            // Counted once per batch: a storm of resumes replays a hundred events each (docs/benchmarks.md).
+            Telemetry.RecordReplayed(replayed, _transportTag);
+        }
     }
 
     private bool WriteFromQueue(LiveEvent e)
@@ -372,7 +383,12 @@ internal sealed class SseSubscriber
         var frame = e.SeesFull(_viewer) ? e.FullFrame : e.RestrictedFrame;
         _body.Write(frame.Span);
         _lastWrite = _time.GetTimestamp();
-        Telemetry.RecordDelivered(e.OccurredAt, replayed, _time, _transportTag);
+        if (!replayed)
+        {
+            // Replayed events are counted by the caller, per batch.
+            Telemetry.RecordDelivered(e.OccurredAt, replayed: false, _time, _transportTag);
+        }
+
         return frame.Length;
     }
 

@@ -194,4 +194,16 @@ public class LiveStreamTests(LiveAppFactory app) : IClassFixture<LiveAppFactory>
         var response = await client.GetAsync("/api/events", TestContext.Current.CancellationToken);
         await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Unauthorized, "auth.unauthenticated");
     }
+
+    [Theory]
+    [InlineData("?vehicleId=not-a-guid")]
+    [InlineData("?mine=perhaps")]
+    public async Task Stream_WithAMalformedQueryValue_Gets400Problem_AndNoStream(string query)
+    {
+        // The live endpoints run without the validation filter (nothing there reads a body); binding still refuses bad values.
+        using var client = app.RealClient(await app.TokenAsync("chef@demo.local"));
+        using var response = await client.GetAsync("/api/events" + query, HttpCompletionOption.ResponseHeadersRead, TestContext.Current.CancellationToken);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "request.malformed");
+        Assert.NotEqual("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+    }
 }
