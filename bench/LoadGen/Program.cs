@@ -12,7 +12,8 @@ string Option(string name, string fallback) => args.SkipWhile(a => a != name).Sk
 var targets = Option("--targets", "ws,sse,socketio,signalr,aspnet-sse,fahrtenbuch").Split(',');
 var scenarios = Option("--scenarios", "steady-1k,steady-10k,steady-20k,burst,reconnect,write,idle").Split(',');
 var seconds = int.Parse(Option("--seconds", "15"), CultureInfo.InvariantCulture);
-var warmup = int.Parse(Option("--warmup", "10"), CultureInfo.InvariantCulture);
+// Long enough for .NET's dynamic PGO to recompile the hot paths through its instrumented tier at 5 writes a second.
+var warmup = int.Parse(Option("--warmup", "30"), CultureInfo.InvariantCulture);
 var output = Option("--out", "");
 var hold = int.Parse(Option("--hold", "0"), CultureInfo.InvariantCulture);
 // Measured reconnect storms per run (each after the 30 s pause): one storm's rate swings by a tenth between runs here.
