@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using LoadGen;
 
-// Usage: LoadGen <repo root> [--targets a,b] [--scenarios a,b] [--seconds N] [--warmup N] [--writers N] [--hold N] [--out file.md]
+// Usage: LoadGen <repo root> [--targets a,b] [--scenarios a,b] [--seconds N] [--warmup N] [--writers N] [--hold N] [--storms N] [--out file.md]
 // Starts each server in turn on 127.0.0.1, drives it with the same subscribers and publisher, prints a table.
 // --hold keeps each server running N seconds after its scenario, so a profiler attached to it can finish its trace.
 var root = Path.GetFullPath(args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? ".");
