@@ -17,7 +17,7 @@ var warmup = int.Parse(Option("--warmup", "30"), CultureInfo.InvariantCulture);
 var output = Option("--out", "");
 var hold = int.Parse(Option("--hold", "0"), CultureInfo.InvariantCulture);
 // Measured reconnect storms per run (each after the 30 s pause): one storm's rate swings by a tenth between runs here.
-var measuredStorms = int.Parse(Option("--storms", "1"), CultureInfo.InvariantCulture);
+var measuredStorms = Math.Max(1, int.Parse(Option("--storms", "1"), CultureInfo.InvariantCulture));
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 
 var rows = new List<string[]>();
