@@ -63,6 +63,68 @@ public sealed class EventLog(AppDbContext db, TimeProvider time, IEnumerable<IEv
             throw;
         }
     }
+
+    /// <summary>
+    /// Runs one logged write of a command that may run ahead of the write lock. On SQLite the command first runs as a draft
+    /// without the lock, against the committed state at the log head it read; under the lock the draft is kept when nothing
+    /// it depends on changed since that head, and the command runs again under the lock when something did
+    /// (docs/adr/0010-trip-writes-ahead-of-the-lock.md). On PostgreSQL it runs under the lock.
+    /// </summary>
+    /// <remarks>
+    /// Only for commands whose events name everything they read: the vehicle, the trips and the drivers (a trip's events
+    /// carry its vehicle, its id and its driver; the board row its vehicle). What the draft depends on is taken from them
+    /// (<see cref="LogTransaction.AdoptAsync"/>). A refusal (a <see cref="DomainException"/>) from the draft is answered at
+    /// once: it changes nothing, and it was true of the committed state the draft read.
+    /// </remarks>
+    public async Task<T> WriteAheadAsync<T>(Func<LogTransaction, Task<T>> command, CancellationToken cancellationToken)
+    {
+        if (db is not SqliteAppDbContext || db.CompanyId == Guid.Empty)
+        {
+            return await UnderTheLockAsync(command, cancellationToken);
+        }
+
+        var (draft, result) = await gate.DraftAsync(db, async () =>
+        {
+            var draft = new LogTransaction(db, await CommittedHeadAsync(cancellationToken), time);
+            return (draft, await command(draft));
+        }, cancellationToken);
+        if (draft.Events.Count == 0 && !db.ChangeTracker.HasChanges())
+        {
+            // A repeat answered from what is stored: nothing to write.
+            return result;
+        }
+
+        await using var write = await BeginAsync(cancellationToken);
+        if (await write.AdoptAsync(draft, cancellationToken))
+        {
+            Telemetry.WriteDrafts.Add(1, Telemetry.DraftKept);
+        }
+        else
+        {
+            Telemetry.WriteDrafts.Add(1, Telemetry.DraftRedone);
+            db.ChangeTracker.Clear();
+            result = await command(write);
+        }
+
+        await write.CommitAsync(cancellationToken);
+        return result;
+    }
+
+    private async Task<T> UnderTheLockAsync<T>(Func<LogTransaction, Task<T>> command, CancellationToken cancellationToken)
+    {
+        await using var write = await BeginAsync(cancellationToken);
+        var result = await command(write);
+        await write.CommitAsync(cancellationToken);
+        return result;
+    }
+
+    private async Task<long> CommittedHeadAsync(CancellationToken cancellationToken)
+    {
+        await using var query = (await PlainQuery.CreateAsync(db, "SELECT \"LogHead\" FROM \"Companies\" WHERE \"Id\" = @company", cancellationToken))
+            .Id("@company", db.CompanyId);
+        var head = await query.ScalarAsync(cancellationToken);
+        return head is null or DBNull ? throw DomainException.NotFound("company") : Convert.ToInt64(head, System.Globalization.CultureInfo.InvariantCulture);
+    }
 }
 
 /// <summary>
@@ -83,7 +145,7 @@ public interface IEventSink
 public sealed class LogTransaction : IAsyncDisposable
 {
     private readonly AppDbContext _db;
-    private readonly IDbContextTransaction _transaction;
+    private readonly IDbContextTransaction? _transaction;
     private readonly Guid _companyId;
     private readonly IEnumerable<IEventSink> _sinks;
     private readonly IEnumerable<ILogAppendHook> _hooks;
@@ -110,6 +172,22 @@ public sealed class LogTransaction : IAsyncDisposable
         _turn = turn;
         Now = Instants.Normalize(time.GetUtcNow());
     }
+
+    /// <summary>A draft (see <see cref="EventLog.WriteAheadAsync"/>): collects a command's events against <paramref name="head"/> without the lock.</summary>
+    internal LogTransaction(AppDbContext db, long head, TimeProvider time)
+    {
+        _db = db;
+        _companyId = db.CompanyId;
+        _head = head;
+        StartHead = head;
+        _sinks = [];
+        _hooks = [];
+        IsDraft = true;
+        Now = Instants.Normalize(time.GetUtcNow());
+    }
+
+    /// <summary>Runs without the write lock: its events are kept only by the write that adopts it (<see cref="AdoptAsync"/>).</summary>
+    public bool IsDraft { get; }
 
     /// <summary>The instant of this write, used for every timestamp it records.</summary>
     public DateTimeOffset Now { get; }
@@ -168,8 +246,122 @@ public sealed class LogTransaction : IAsyncDisposable
         _events.Add(record);
     }
 
+    /// <summary>
+    /// Takes over <paramref name="draft"/>'s events (at this write's positions and instant) and its commit actions, unless
+    /// something the draft read changed since its head: an event logged since then names a vehicle, trip or driver that the
+    /// draft's events name, or is not a trip or board event at all (a disabled user, a closed period, a changed vehicle may
+    /// change what a trip write decides), or a trip the draft creates exists by now (its id taken meanwhile, in this
+    /// company or another). False then: the caller runs the command again under the lock.
+    /// </summary>
+    internal async Task<bool> AdoptAsync(LogTransaction draft, CancellationToken cancellationToken)
+    {
+        if (IsDraft || !draft.IsDraft || _events.Count > 0 || draft._companyId != _companyId)
+        {
+            throw new InvalidOperationException("Only a draft of the same company is adopted, by a write that appended nothing yet.");
+        }
+
+        if (await ChangedSinceAsync(draft, cancellationToken))
+        {
+            return false;
+        }
+
+        foreach (var e in draft._events)
+        {
+            _events.Add(e.At(++_head, Now));
+        }
+
+        if (draft._committed is not null)
+        {
+            (_committed ??= []).AddRange(draft._committed);
+        }
+
+        return true;
+    }
+
+    // More ids than this of one kind are not looked up: the command runs again under the lock (a draft names one vehicle,
+    // one driver and a trip or two; a completion that flags many overlapping trips is rare).
+    private const int MaxDependencies = 8;
+
+    private static readonly string TripFamily = string.Join(", ", new[]
+    {
+        EventTypes.TripStarted, EventTypes.TripCompleted, EventTypes.TripRecorded, EventTypes.TripCancelled, EventTypes.TripVoided,
+        EventTypes.TripCorrected, EventTypes.TripNeedsReview, EventTypes.TripReviewResolved, EventTypes.VehicleStatus,
+    }.Select(type => $"'{type}'"));
+
+    /// <summary>One statement on the writer's connection: it sees the writes committed since the draft and those of the group.</summary>
+    private async Task<bool> ChangedSinceAsync(LogTransaction draft, CancellationToken cancellationToken)
+    {
+        var events = draft._events;
+        var created = Ids(events.Where(e => e.Type is EventTypes.TripStarted or EventTypes.TripRecorded).Select(e => e.TripId));
+        var moved = StartHead != draft.StartHead;
+        if (!moved && created.Count == 0)
+        {
+            return false;
+        }
+
+        var vehicles = Ids(events.Select(e => e.VehicleId));
+        var trips = Ids(events.Select(e => e.TripId));
+        var owners = Ids(events.Select(e => e.OwnerId));
+        if (vehicles.Count > MaxDependencies || trips.Count > MaxDependencies || owners.Count > MaxDependencies)
+        {
+            return true;
+        }
+
+        var sql = new System.Text.StringBuilder("SELECT 0");
+        if (created.Count > 0)
+        {
+            sql.Append(" OR EXISTS (SELECT 1 FROM \"Trips\" WHERE \"Id\" IN (").AppendJoin(", ", Names("@n", created.Count)).Append("))");
+        }
+
+        if (moved)
+        {
+            sql.Append(" OR EXISTS (SELECT 1 FROM \"Events\" WHERE \"CompanyId\" = @company AND \"Position\" > @since AND (\"Type\" NOT IN (").Append(TripFamily).Append(')');
+            AppendIn(sql, "VehicleId", "@v", vehicles.Count);
+            AppendIn(sql, "TripId", "@t", trips.Count);
+            AppendIn(sql, "OwnerId", "@o", owners.Count);
+            sql.Append("))");
+        }
+
+        await using var query = await PlainQuery.CreateAsync(_db, sql.ToString(), cancellationToken);
+        Bind(query, "@n", created);
+        if (moved)
+        {
+            query.Id("@company", _companyId).Long("@since", draft.StartHead);
+            Bind(query, "@v", vehicles);
+            Bind(query, "@t", trips);
+            Bind(query, "@o", owners);
+        }
+
+        return Convert.ToBoolean(await query.ScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+
+        static List<Guid> Ids(IEnumerable<Guid?> ids) => ids.OfType<Guid>().Distinct().ToList();
+
+        static IEnumerable<string> Names(string prefix, int count) => Enumerable.Range(0, count).Select(i => prefix + i);
+
+        static void AppendIn(System.Text.StringBuilder sql, string column, string prefix, int count)
+        {
+            if (count > 0)
+            {
+                sql.Append(" OR \"").Append(column).Append("\" IN (").AppendJoin(", ", Names(prefix, count)).Append(')');
+            }
+        }
+
+        static void Bind(PlainQuery query, string prefix, List<Guid> ids)
+        {
+            for (var i = 0; i < ids.Count; i++)
+            {
+                query.Id(prefix + i, ids[i]);
+            }
+        }
+    }
+
     public async Task CommitAsync(CancellationToken cancellationToken)
     {
+        if (IsDraft)
+        {
+            throw new InvalidOperationException("A draft is not committed; the write that adopts it is.");
+        }
+
         foreach (var hook in _hooks)
         {
             await hook.BeforeCommitAsync(this, cancellationToken);
@@ -181,7 +373,7 @@ public sealed class LogTransaction : IAsyncDisposable
         await AppendOnlyRows.InsertAsync(_db, _events, cancellationToken);
         if (_events.Count > 0)
         {
-            await LogHeadCommand.ExecuteAsync(_db, _transaction, _companyId, advanceTo: _head, cancellationToken);
+            await LogHeadCommand.ExecuteAsync(_db, _transaction!, _companyId, advanceTo: _head, cancellationToken);
         }
 
         if (_gate is not null)
@@ -193,7 +385,7 @@ public sealed class LogTransaction : IAsyncDisposable
         }
 
         // The caller's cancellation must not abort a commit whose outcome it could then not know.
-        await _transaction.CommitAsync(CancellationToken.None);
+        await _transaction!.CommitAsync(CancellationToken.None);
         try
         {
             // Still under the lock, so the live fan-out sees the company's events in position order.
@@ -228,6 +420,11 @@ public sealed class LogTransaction : IAsyncDisposable
         }
 
         _disposed = true;
+        if (IsDraft)
+        {
+            return;
+        }
+
         if (_gate is not null)
         {
             await _gate.AbandonAsync(_db, _turn!);
@@ -236,7 +433,7 @@ public sealed class LogTransaction : IAsyncDisposable
 
         try
         {
-            await _transaction.DisposeAsync();
+            await _transaction!.DisposeAsync();
             _db.Database.AutoSavepointsEnabled = true;
         }
         finally

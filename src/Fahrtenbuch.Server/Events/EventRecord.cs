@@ -45,6 +45,10 @@ public sealed class EventRecord : ITenantOwned
         OwnerId = ownerId;
     }
 
+    /// <summary>This event at another position and instant: a draft's event taken over by the write that adopts it.</summary>
+    internal EventRecord At(long position, DateTimeOffset occurredAt) =>
+        new(CompanyId, position, Type, occurredAt, Data, RestrictedData, Audience, VehicleId, TripId, OwnerId);
+
     public Guid CompanyId { get; private set; }
 
     public long Position { get; private set; }

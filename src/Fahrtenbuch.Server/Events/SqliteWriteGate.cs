@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Fahrtenbuch.Server.Infrastructure;
 using Microsoft.Data.Sqlite;
@@ -33,6 +34,82 @@ public sealed partial class SqliteWriteGate(IOptions<DatabaseOptions> options, I
     private SqliteCommand? _release;
     private SqliteCommand? _rollbackTo;
     private Group? _group;
+
+    // Connections the drafts of writes run ahead of the lock read on (EventLog.WriteAheadAsync): kept open, so their
+    // statements stay prepared as the writer's do. At most this many wait idle (as many as writers commonly overlap); more
+    // are opened while more drafts run at once, and closed after.
+    private const int MaxIdleDraftConnections = 16;
+    private readonly ConcurrentBag<SqliteWriterConnection> _draftConnections = [];
+
+    /// <summary>The statements the draft connections keep prepared: what drafts have run (for the query-plan test).</summary>
+    internal IReadOnlyCollection<string> DraftStatements => _draftConnections.SelectMany(c => c.Statements).Distinct(StringComparer.Ordinal).ToList();
+
+    /// <summary>
+    /// Runs <paramref name="draft"/> with <paramref name="db"/> on a read-only connection of its own, in one read
+    /// transaction: every read of the draft sees the same committed state. Not under the write lock.
+    /// </summary>
+    internal async Task<T> DraftAsync<T>(AppDbContext db, Func<Task<T>> draft, CancellationToken cancellationToken)
+    {
+        var connectionString = db.Database.GetConnectionString()!;
+        if (!_draftConnections.TryTake(out var connection))
+        {
+            connection = OpenDraftConnection(connectionString);
+        }
+
+        var keep = false;
+        try
+        {
+            db.Database.SetDbConnection(connection, contextOwnsConnection: false);
+            await using (var snapshot = connection.BeginTransaction(deferred: true))
+            {
+                await db.Database.UseTransactionAsync(snapshot, cancellationToken);
+                var result = await draft();
+                await snapshot.RollbackAsync(CancellationToken.None);
+                keep = true;
+                return result;
+            }
+        }
+        catch (DomainException)
+        {
+            // A refusal: the snapshot was rolled back, the connection is as good as before.
+            keep = true;
+            throw;
+        }
+        finally
+        {
+            db.Database.UseTransaction(null);
+            db.Database.SetDbConnection(null, contextOwnsConnection: true);
+            db.Database.SetConnectionString(connectionString);
+            if (keep && _draftConnections.Count < MaxIdleDraftConnections)
+            {
+                _draftConnections.Add(connection);
+            }
+            else
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+
+    private static SqliteWriterConnection OpenDraftConnection(string connectionString)
+    {
+        var connection = new SqliteWriterConnection(connectionString);
+        try
+        {
+            connection.Open();
+            SqlitePragmas.Apply(connection);
+            using var pragma = connection.CreateCommand();
+            // A draft only reads; a write by mistake fails here instead of waiting for the writer's lock.
+            pragma.CommandText = "PRAGMA query_only=1;";
+            pragma.ExecuteNonQuery();
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>
     /// Waits for this write's turn, then moves <paramref name="db"/> onto the group's connection and transaction inside a
@@ -326,6 +403,11 @@ public sealed partial class SqliteWriteGate(IOptions<DatabaseOptions> options, I
 
     public void Dispose()
     {
+        while (_draftConnections.TryTake(out var connection))
+        {
+            connection.Dispose();
+        }
+
         ResetConnection();
         _turn.Dispose();
     }

@@ -68,7 +68,11 @@ internal sealed class PlainQuery : IAsyncDisposable
         return this;
     }
 
-    public PlainQuery Int(string name, int value)
+    public PlainQuery Long(string name, long value) => Value(name, value);
+
+    public PlainQuery Int(string name, int value) => Value(name, value);
+
+    private PlainQuery Value(string name, object value)
     {
         var parameter = _command.CreateParameter();
         parameter.ParameterName = Named(name);

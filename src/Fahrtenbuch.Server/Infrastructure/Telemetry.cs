@@ -71,6 +71,18 @@ public static class Telemetry
         "fahrtenbuch.write_lock.held", unit: "s", description: "Time a logged write held its company's write lock.",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = WriteLockBuckets });
 
+    /// <summary>
+    /// Trip writes run ahead of the SQLite write lock (see <c>EventLog.WriteAheadAsync</c>), tagged with <c>outcome</c>: <c>kept</c>, or
+    /// <c>redone</c> under the lock because something they read changed meanwhile. Many redone drafts mean writers contend
+    /// for the same vehicles or drivers.
+    /// </summary>
+    public static readonly Counter<long> WriteDrafts = Meter.CreateCounter<long>(
+        "fahrtenbuch.write_drafts", unit: "{write}", description: "Trip writes run ahead of the write lock, by whether the draft was kept.");
+
+    public static readonly KeyValuePair<string, object?> DraftKept = new("outcome", "kept");
+
+    public static readonly KeyValuePair<string, object?> DraftRedone = new("outcome", "redone");
+
     public static IServiceCollection AddTelemetry(this IServiceCollection services)
     {
         services.AddOpenTelemetry().WithMetrics(metrics => metrics

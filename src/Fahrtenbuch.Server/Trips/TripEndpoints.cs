@@ -129,9 +129,7 @@ public static class TripEndpoints
     public static async Task<Results<Created<TripResponse>, Ok<TripResponse>>> Start(
         StartTripRequest request, CurrentUser me, AppDbContext db, EventLog log, CancellationToken cancellationToken)
     {
-        await using var write = await log.BeginAsync(cancellationToken);
-        var outcome = await TripCommands.StartAsync(db, write, me, request, ConflictPolicy.Refuse, cancellationToken);
-        await write.CommitAsync(cancellationToken);
+        var outcome = await log.WriteAheadAsync(write => TripCommands.StartAsync(db, write, me, request, ConflictPolicy.Refuse, cancellationToken), cancellationToken);
         return await CreatedOrOkAsync(db, outcome, cancellationToken);
     }
 
@@ -139,9 +137,7 @@ public static class TripEndpoints
     public static async Task<Ok<TripResponse>> Complete(
         Guid id, CompleteTripRequest request, CurrentUser me, AppDbContext db, EventLog log, CancellationToken cancellationToken)
     {
-        await using var write = await log.BeginAsync(cancellationToken);
-        var outcome = await TripCommands.CompleteAsync(db, write, me, id, request, ConflictPolicy.Refuse, cancellationToken);
-        await write.CommitAsync(cancellationToken);
+        var outcome = await log.WriteAheadAsync(write => TripCommands.CompleteAsync(db, write, me, id, request, ConflictPolicy.Refuse, cancellationToken), cancellationToken);
         return await OkAsync(db, outcome, cancellationToken);
     }
 
@@ -158,9 +154,7 @@ public static class TripEndpoints
     /// <summary>Cancels an active trip with a reason; the trip is kept and the vehicle becomes free.</summary>
     public static async Task<Ok<TripResponse>> Cancel(Guid id, ReasonRequest request, CurrentUser me, AppDbContext db, EventLog log, CancellationToken cancellationToken)
     {
-        await using var write = await log.BeginAsync(cancellationToken);
-        var outcome = await TripCommands.CancelAsync(db, write, me, id, request, ConflictPolicy.Refuse, cancellationToken);
-        await write.CommitAsync(cancellationToken);
+        var outcome = await log.WriteAheadAsync(write => TripCommands.CancelAsync(db, write, me, id, request, ConflictPolicy.Refuse, cancellationToken), cancellationToken);
         return await OkAsync(db, outcome, cancellationToken);
     }
 

@@ -1,0 +1,232 @@
+using System.Net;
+using Fahrtenbuch.Server.Accounts;
+using Fahrtenbuch.Server.Events;
+using Fahrtenbuch.Server.Infrastructure;
+using Fahrtenbuch.Server.Trips;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Fahrtenbuch.Server.Tests;
+
+/// <summary>
+/// On SQLite, trip starts, completions and cancellations run their command ahead of the write lock against the committed
+/// state, and under the lock keep that draft only when nothing it read changed meanwhile
+/// (docs/adr/0010-trip-writes-ahead-of-the-lock.md). Here another write lands exactly between a draft and its lock.
+/// </summary>
+public sealed class WriteAheadTests(AppFactory app) : IClassFixture<AppFactory>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task AStartOfTheSameCar_BetweenDraftAndLock_IsSeen_AndTheDraftIsRedoneUnderTheLock()
+    {
+        Assert.SkipWhen(TestDatabase.UsesPostgres, "Drafts ahead of the lock are SQLite's; PostgreSQL runs the command under the company's row lock.");
+        var vehicle = await app.NewVehicleAsync();
+        var (first, _, _, _) = await app.NewDriverAsync();
+        var (_, secondId, _, _) = await app.NewDriverAsync();
+
+        var runs = new List<bool>();
+        var refused = await Assert.ThrowsAsync<DomainException>(() => WriteAheadAsync(secondId, async (db, write, me) =>
+        {
+            runs.Add(write.IsDraft);
+            var outcome = await TripCommands.StartAsync(db, write, me, new StartTripRequest(null, vehicle.Id, null, null, null), ConflictPolicy.Refuse, Ct);
+            if (write.IsDraft)
+            {
+                // The draft found the car free; now someone else takes it and commits before the draft gets the lock.
+                await first.StartTripAsync(vehicle.Id);
+            }
+
+            return outcome;
+        }));
+
+        Assert.Equal("trip.vehicle-in-use", refused.Code);
+        Assert.Equal([true, false], runs);
+        var active = await app.QueryAsync(db => db.Trips.IgnoreQueryFilters().Where(t => t.VehicleId == vehicle.Id && t.State == TripState.Active).Select(t => t.DriverId).ToListAsync(Ct));
+        Assert.NotEqual(secondId, Assert.Single(active));
+    }
+
+    [Fact]
+    public async Task AWriteOnAnotherCar_BetweenDraftAndLock_KeepsTheDraft_AtTheNextPositions()
+    {
+        Assert.SkipWhen(TestDatabase.UsesPostgres, "Drafts ahead of the lock are SQLite's.");
+        var vehicle = await app.NewVehicleAsync();
+        var other = await app.NewVehicleAsync();
+        var (first, _, _, _) = await app.NewDriverAsync();
+        var (_, secondId, _, _) = await app.NewDriverAsync();
+        var company = await CompanyOfAsync(secondId);
+        long headBefore = 0;
+        long headBetween = 0;
+
+        var runs = new List<bool>();
+        var outcome = await WriteAheadAsync(secondId, async (db, write, me) =>
+        {
+            runs.Add(write.IsDraft);
+            headBefore = write.StartHead;
+            var started = await TripCommands.StartAsync(db, write, me, new StartTripRequest(null, vehicle.Id, null, null, null), ConflictPolicy.Refuse, Ct);
+            if (write.IsDraft)
+            {
+                await first.StartTripAsync(other.Id);
+                headBetween = await HeadAsync(company);
+            }
+
+            return started;
+        });
+
+        Assert.Equal([true], runs);
+        Assert.True(headBetween > headBefore, "the other write must have committed in between");
+
+        // The draft's events follow the other write's, dense, each stamped after the one before it.
+        var events = await app.QueryAsync(db => db.Events.IgnoreQueryFilters()
+            .Where(e => e.CompanyId == company && e.Position > headBefore).OrderBy(e => e.Position)
+            .Select(e => new { e.Position, e.Type, e.TripId, e.VehicleId, e.OccurredAt }).ToListAsync(Ct));
+        Assert.Equal(Enumerable.Range(1, events.Count).Select(i => headBefore + i), events.Select(e => e.Position));
+        Assert.All(events.Zip(events.Skip(1)), pair => Assert.True(pair.First.OccurredAt <= pair.Second.OccurredAt));
+        var drafted = events.Where(e => e.Position > headBetween).ToList();
+        Assert.Equal([EventTypes.TripStarted, EventTypes.VehicleStatus], drafted.Select(e => e.Type));
+        Assert.Equal(outcome.Trip.Id, drafted[0].TripId);
+        Assert.All(drafted, e => Assert.Equal(vehicle.Id, e.VehicleId));
+
+        var stored = await app.QueryAsync(db => db.Trips.IgnoreQueryFilters().SingleAsync(t => t.Id == outcome.Trip.Id, Ct));
+        Assert.Equal(TripState.Active, stored.State);
+        Assert.Equal(stored.Id, await app.QueryAsync(db => db.Vehicles.IgnoreQueryFilters().Where(v => v.Id == vehicle.Id).Select(v => v.ActiveTripId).SingleAsync(Ct)));
+
+        // The journal chains the adopted write like any other.
+        var chef = await app.As(TestApi.Chef);
+        var verify = await chef.GetJsonAsync<System.Text.Json.JsonElement>($"/api/vehicles/{vehicle.Id}/journal/verify");
+        Assert.True(verify.GetProperty("valid").GetBoolean(), verify.ToString());
+    }
+
+    [Fact]
+    public async Task AnEventOfAnotherKind_BetweenDraftAndLock_RedoesTheDraft()
+    {
+        Assert.SkipWhen(TestDatabase.UsesPostgres, "Drafts ahead of the lock are SQLite's.");
+        var vehicle = await app.NewVehicleAsync();
+        var (_, driverId, _, _) = await app.NewDriverAsync();
+        var (_, bystander, _, _) = await app.NewDriverAsync();
+        var chef = await app.As(TestApi.Chef);
+
+        var runs = new List<bool>();
+        var outcome = await WriteAheadAsync(driverId, async (db, write, me) =>
+        {
+            runs.Add(write.IsDraft);
+            var started = await TripCommands.StartAsync(db, write, me, new StartTripRequest(null, vehicle.Id, null, null, null), ConflictPolicy.Refuse, Ct);
+            if (write.IsDraft)
+            {
+                // Nothing the draft read, but not a trip event: a trip write does not know what such a change means to it.
+                Assert.Equal(HttpStatusCode.OK, (await chef.PostJsonAsync($"/api/users/{bystander}/disable", null)).StatusCode);
+            }
+
+            return started;
+        });
+
+        Assert.Equal([true, false], runs);
+        Assert.Equal(TripState.Active, (await app.QueryAsync(db => db.Trips.IgnoreQueryFilters().SingleAsync(t => t.Id == outcome.Trip.Id, Ct))).State);
+        Assert.Equal(1, await app.QueryAsync(db => db.Trips.IgnoreQueryFilters().CountAsync(t => t.VehicleId == vehicle.Id, Ct)));
+    }
+
+    [Fact]
+    public async Task ATripIdTakenByAnotherCompany_BetweenDraftAndLock_IsRefusedAsReused()
+    {
+        Assert.SkipWhen(TestDatabase.UsesPostgres, "Drafts ahead of the lock are SQLite's.");
+        var vehicle = await app.NewVehicleAsync();
+        var (_, driverId, _, _) = await app.NewDriverAsync();
+        var otherCompanysCar = await app.NewVehicleAsync(chef: TestApi.OtherChef);
+        var otherChef = await app.As(TestApi.OtherChef);
+        var id = Guid.CreateVersion7();
+
+        var runs = new List<bool>();
+        var refused = await Assert.ThrowsAsync<DomainException>(() => WriteAheadAsync(driverId, async (db, write, me) =>
+        {
+            runs.Add(write.IsDraft);
+            var started = await TripCommands.StartAsync(db, write, me, new StartTripRequest(id, vehicle.Id, null, null, null), ConflictPolicy.Refuse, Ct);
+            if (write.IsDraft)
+            {
+                // Another company's log does not move this one's head: the id itself is looked up again.
+                await otherChef.StartTripAsync(otherCompanysCar.Id, id: id);
+            }
+
+            return started;
+        }));
+
+        Assert.Equal("request.id-reused", refused.Code);
+        Assert.Equal([true, false], runs);
+        Assert.Equal(otherCompanysCar.Id, await app.QueryAsync(db => db.Trips.IgnoreQueryFilters().Where(t => t.Id == id).Select(t => t.VehicleId).SingleAsync(Ct)));
+    }
+
+    [Fact]
+    public async Task DriversRacingForOneCar_OneGetsIt_TheOthersAreRefused_EveryRound()
+    {
+        const int Rounds = 8;
+        const int Drivers = 4;
+        var drivers = new List<HttpClient>();
+        for (var i = 0; i < Drivers; i++)
+        {
+            drivers.Add((await app.NewDriverAsync()).Client);
+        }
+
+        for (var round = 0; round < Rounds; round++)
+        {
+            var vehicle = await app.NewVehicleAsync();
+            var responses = await Task.WhenAll(drivers.Select(d => d.PostJsonAsync("/api/trips", new StartTripRequest(null, vehicle.Id, null, null, "Depot"))));
+            Assert.Equal(1, responses.Count(r => r.StatusCode == HttpStatusCode.Created));
+            foreach (var refused in responses.Where(r => r.StatusCode != HttpStatusCode.Created))
+            {
+                await ProblemAssert.IsProblemAsync(refused, HttpStatusCode.Conflict, "trip.vehicle-in-use");
+            }
+
+            Assert.Equal(1, await app.QueryAsync(db => db.Trips.IgnoreQueryFilters().CountAsync(t => t.VehicleId == vehicle.Id, Ct)));
+
+            // Free the drivers for the next round.
+            var winner = drivers[Array.FindIndex(responses, r => r.StatusCode == HttpStatusCode.Created)];
+            var trip = await responses.Single(r => r.StatusCode == HttpStatusCode.Created).ReadAsync<TripResponse>();
+            await winner.CompleteTripAsync(trip.Id, TestApi.BusinessEnd(trip.StartOdometer + 5));
+        }
+    }
+
+    [Fact]
+    public async Task OneDriverStartingTwoCarsAtOnce_GetsOne_AndTheOtherIsRefused()
+    {
+        var (driver, driverId, _, _) = await app.NewDriverAsync();
+        for (var round = 0; round < 6; round++)
+        {
+            var cars = new[] { await app.NewVehicleAsync(), await app.NewVehicleAsync() };
+            var responses = await Task.WhenAll(cars.Select(c => driver.PostJsonAsync("/api/trips", new StartTripRequest(null, c.Id, null, null, "Depot"))));
+            Assert.Equal(1, responses.Count(r => r.StatusCode == HttpStatusCode.Created));
+            await ProblemAssert.IsProblemAsync(responses.Single(r => r.StatusCode != HttpStatusCode.Created), HttpStatusCode.Conflict, "trip.driver-has-active-trip");
+            Assert.Equal(1, await app.QueryAsync(db => db.Trips.IgnoreQueryFilters().CountAsync(t => t.DriverId == driverId && t.State == TripState.Active, Ct)));
+            var trip = await responses.Single(r => r.StatusCode == HttpStatusCode.Created).ReadAsync<TripResponse>();
+            await driver.CompleteTripAsync(trip.Id, TestApi.BusinessEnd(trip.StartOdometer + 5));
+        }
+    }
+
+    [Fact]
+    public async Task TheSameStartSentTwiceAtOnce_CreatesOneTrip_AndAnswersTheRepeatWithIt()
+    {
+        var vehicle = await app.NewVehicleAsync();
+        var (driver, _, _, _) = await app.NewDriverAsync();
+        var id = Guid.CreateVersion7();
+        var responses = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => driver.PostJsonAsync("/api/trips", new StartTripRequest(id, vehicle.Id, null, null, "Depot"))));
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.Created], responses.Select(r => r.StatusCode).Order());
+        foreach (var response in responses)
+        {
+            Assert.Equal(id, (await response.ReadAsync<TripResponse>()).Id);
+        }
+
+        Assert.Equal(1, await app.QueryAsync(db => db.Trips.IgnoreQueryFilters().CountAsync(t => t.VehicleId == vehicle.Id, Ct)));
+    }
+
+    private async Task<T> WriteAheadAsync<T>(Guid userId, Func<AppDbContext, LogTransaction, CurrentUser, Task<T>> command)
+    {
+        var company = await CompanyOfAsync(userId);
+        var me = new CurrentUser(userId, company, UserRole.Driver, Guid.NewGuid());
+        await using var scope = app.CompanyScope(company);
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        return await scope.ServiceProvider.GetRequiredService<EventLog>().WriteAheadAsync(write => command(db, write, me), Ct);
+    }
+
+    private Task<Guid> CompanyOfAsync(Guid userId) =>
+        app.QueryAsync(db => db.Users.IgnoreQueryFilters().Where(u => u.Id == userId).Select(u => u.CompanyId).SingleAsync(Ct));
+
+    private Task<long> HeadAsync(Guid company) =>
+        app.QueryAsync(db => db.Companies.Where(c => c.Id == company).Select(c => c.LogHead).SingleAsync(Ct));
+}
