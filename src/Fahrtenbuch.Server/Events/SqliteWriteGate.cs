@@ -278,6 +278,7 @@ public sealed partial class SqliteWriteGate(IOptions<DatabaseOptions> options, I
             else
             {
                 group.Transaction.Commit();
+                Telemetry.WriteGroupSize.Record(group.Published.Count);
             }
         }
         catch (Exception e)

@@ -72,6 +72,14 @@ public static class Telemetry
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = WriteLockBuckets });
 
     /// <summary>
+    /// Logged writes per SQLite commit: writes that queue up behind each other commit together and share the commit's sync
+    /// (docs/adr/0009-sqlite-single-writer-group-commit.md). Groups of one under load mean the writers rarely overlap.
+    /// </summary>
+    public static readonly Histogram<int> WriteGroupSize = Meter.CreateHistogram(
+        "fahrtenbuch.write_group.size", unit: "{write}", description: "Logged writes committed together in one SQLite transaction.",
+        advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32] });
+
+    /// <summary>
     /// Trip writes run ahead of the SQLite write lock (see <c>EventLog.WriteAheadAsync</c>), tagged with <c>outcome</c>: <c>kept</c>, or
     /// <c>redone</c> under the lock because something they read changed meanwhile. Many redone drafts mean writers contend
     /// for the same vehicles or drivers.
