@@ -381,6 +381,9 @@ public sealed class LogTransaction : IAsyncDisposable
             // Committed with the writes queued behind it, published in order after the commit (see SqliteWriteGate).
             _disposed = true;
             await _gate.CommitAsync(_db, _turn!, Publish, _carry);
+
+            // Committed: the context's entities are as stored now. Done after the turn, where it holds up no other writer.
+            _db.ChangeTracker.AcceptAllChanges();
             return;
         }
 

@@ -249,6 +249,10 @@ public sealed partial class SqliteWriteGate(IOptions<DatabaseOptions> options, I
         {
             Telemetry.WriteLockHeld.Record(Stopwatch.GetElapsedTime(turn.Started).TotalSeconds);
             _turn.Release();
+            if (group is { Succeeded: true })
+            {
+                group.Committed.TrySetResult();
+            }
         }
 
         if (failure is not null && throwOnCommitFailure)
@@ -323,7 +327,8 @@ public sealed partial class SqliteWriteGate(IOptions<DatabaseOptions> options, I
         }
         finally
         {
-            group.Committed.TrySetResult();
+            // The group's writes answer once the turn is free (EndTurnAsync): waking their threads holds up no other writer there.
+            group.Succeeded = true;
         }
 
         return null;
@@ -439,6 +444,9 @@ public sealed partial class SqliteWriteGate(IOptions<DatabaseOptions> options, I
         public Dictionary<(Type, Guid), object> Carried { get; } = [];
 
         public TaskCompletionSource Committed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Committed and published: its writes are answered as soon as the turn is free.</summary>
+        public bool Succeeded { get; set; }
 
         public bool Poisoned { get; private set; }
 

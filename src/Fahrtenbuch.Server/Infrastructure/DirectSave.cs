@@ -21,6 +21,10 @@ namespace Fahrtenbuch.Server.Infrastructure;
 /// </remarks>
 internal static class DirectSave
 {
+    /// <summary>
+    /// Writes the tracked changes. On the SQLite writer connection the change tracker is left as it is: the caller accepts
+    /// the changes (<c>AcceptAllChanges</c>) once the write has committed, outside the write lock.
+    /// </summary>
     public static async Task SaveChangesAsync(AppDbContext db, CancellationToken cancellationToken)
     {
         if (db.Database.GetDbConnection() is not SqliteWriterConnection || db.Database.CurrentTransaction is not { } transaction)
@@ -60,8 +64,6 @@ internal static class DirectSave
         {
             await UpdateAsync(db, transaction.GetDbTransaction(), entry, cancellationToken);
         }
-
-        db.ChangeTracker.AcceptAllChanges();
     }
 
     private static async Task UpdateAsync(AppDbContext db, System.Data.Common.DbTransaction transaction, EntityEntry entry, CancellationToken cancellationToken)
