@@ -94,16 +94,20 @@ public sealed class FahrtenbuchTarget(string serverDll, int writers) : Target
     }
 
     /// <summary>
-    /// The server's own account of its write lock from <c>/metrics</c>: the hold histogram's sum and count, to subtract two
-    /// readings. On SQLite the write rate is one write per lock cycle, so this says where a write's time went.
+    /// The server's own account of its write path from <c>/metrics</c>, to subtract two readings: the lock's hold histogram
+    /// (sum and count; on SQLite the write rate is one write per lock cycle, so this says where a write's time went), the
+    /// commits of groups of writes, and the trip writes whose draft ahead of the lock had to be redone under it.
     /// </summary>
-    public async Task<(double HeldSeconds, double Writes)> WriteLockAsync()
+    public async Task<WritePathReading> WritePathAsync()
     {
         var text = await Http.GetStringAsync(BaseUrl + "/metrics");
-        double Sum(string name) => text.Split('\n')
-            .Where(l => l.StartsWith(name, StringComparison.Ordinal) && (l[name.Length] == ' ' || l[name.Length] == '{'))
+        double Sum(string name, string? label = null) => text.Split('\n')
+            .Where(l => l.StartsWith(name, StringComparison.Ordinal) && (l[name.Length] == ' ' || l[name.Length] == '{')
+                && (label is null || l.Contains(label, StringComparison.Ordinal)))
             .Sum(l => double.Parse(l[(l.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
-        return (Sum("fahrtenbuch_write_lock_held_seconds_sum"), Sum("fahrtenbuch_write_lock_held_seconds_count"));
+        return new WritePathReading(
+            Sum("fahrtenbuch_write_lock_held_seconds_sum"), Sum("fahrtenbuch_write_lock_held_seconds_count"),
+            Sum("fahrtenbuch_write_group_size_count"), Sum("fahrtenbuch_write_drafts_total", "outcome=\"redone\""));
     }
 
     public override async ValueTask DisposeAsync()
@@ -250,3 +254,6 @@ public sealed class FahrtenbuchTarget(string serverDll, int writers) : Target
         public SemaphoreSlim Gate { get; } = new(1, 1);
     }
 }
+
+/// <summary>Counters of the server's write path at one moment (see <see cref="FahrtenbuchTarget.WritePathAsync"/>).</summary>
+public readonly record struct WritePathReading(double HeldSeconds, double Writes, double Groups, double DraftsRedone);

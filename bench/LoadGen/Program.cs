@@ -139,17 +139,18 @@ static async Task<string[]> RunAsync(Target target, string scenario, int seconds
     }
     else if (scenario == "write")
     {
-        var lockBefore = target is FahrtenbuchTarget ours ? await ours.WriteLockAsync() : default;
+        var lockBefore = target is FahrtenbuchTarget ours ? await ours.WritePathAsync() : default;
         var watch = Stopwatch.StartNew();
         published = await WriteAsFastAsPossibleAsync(target, seconds, warmed, cts.Token);
         extra = $"{published * target.EventsPerPublish / watch.Elapsed.TotalSeconds:F0} events/s";
         if (target is FahrtenbuchTarget server)
         {
             // Where a write's time went on the serial path: held is the lock's share, the rest of the cycle is the hand-over.
-            var lockAfter = await server.WriteLockAsync();
+            var lockAfter = await server.WritePathAsync();
             var writes = Math.Max(1, lockAfter.Writes - lockBefore.Writes);
             extra += $", write lock held {(lockAfter.HeldSeconds - lockBefore.HeldSeconds) * 1000 / writes:F2} ms per write"
-                + $" (cycle {watch.Elapsed.TotalMilliseconds / writes:F2} ms)";
+                + $" (cycle {watch.Elapsed.TotalMilliseconds / writes:F2} ms), {writes / Math.Max(1, lockAfter.Groups - lockBefore.Groups):F1} writes per commit,"
+                + $" {lockAfter.DraftsRedone - lockBefore.DraftsRedone:F0} drafts redone";
         }
     }
     else
