@@ -254,6 +254,36 @@ public sealed class WriteAheadTests(AppFactory app) : IClassFixture<AppFactory>
         Assert.Equal(0, new FileInfo(file + "-wal").Length);
     }
 
+    [Fact]
+    public async Task ADraftThatFails_LeavesNoReadOnlyConnectionBehind_ForTheServersOtherWrites()
+    {
+        Assert.SkipWhen(TestDatabase.UsesPostgres, "Drafts ahead of the lock are SQLite's.");
+        var vehicle = await app.NewVehicleAsync();
+        var (_, driverId, _, _) = await app.NewDriverAsync();
+
+        // Not a refusal: the draft's connection is closed rather than kept (as it is past the idle limit, or on a cancelled request).
+        await Assert.ThrowsAsync<InvalidOperationException>(() => WriteAheadAsync<TripOutcome>(driverId, async (db, write, me) =>
+        {
+            await TripCommands.StartAsync(db, write, me, new StartTripRequest(null, vehicle.Id, null, null, null), ConflictPolicy.Refuse, Ct);
+            throw new InvalidOperationException("A draft that fails.");
+        }));
+
+        // The next connection the server opens with its connection string must be able to write.
+        var company = await CompanyOfAsync(driverId);
+        await using var scope = app.CompanyScope(company);
+        var connectionString = scope.ServiceProvider.GetRequiredService<AppDbContext>().Database.GetConnectionString();
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection(connectionString))
+        {
+            await connection.OpenAsync(Ct);
+            await using var pragma = connection.CreateCommand();
+            pragma.CommandText = "PRAGMA query_only";
+            Assert.Equal(0L, await pragma.ExecuteScalarAsync(Ct));
+        }
+
+        var (driver, _, _, _) = await app.NewDriverAsync();
+        await driver.StartTripAsync(vehicle.Id);
+    }
+
     private async Task<T> WriteAheadAsync<T>(Guid userId, Func<AppDbContext, LogTransaction, CurrentUser, Task<T>> command)
     {
         var company = await CompanyOfAsync(userId);

@@ -93,7 +93,10 @@ public sealed partial class SqliteWriteGate(IOptions<DatabaseOptions> options, I
 
     private static SqliteWriterConnection OpenDraftConnection(string connectionString)
     {
-        var connection = new SqliteWriterConnection(connectionString);
+        // Not from Microsoft.Data.Sqlite's pool, and never back into it: a handle set read-only there would be handed to the
+        // next connection opened with the server's connection string (a login's write, or this gate's writer). The gate keeps
+        // its own idle draft connections instead.
+        var connection = new SqliteWriterConnection(new SqliteConnectionStringBuilder(connectionString) { Pooling = false }.ToString());
         try
         {
             connection.Open();
