@@ -26,18 +26,10 @@ public sealed class WriteAheadTests(AppFactory app) : IClassFixture<AppFactory>
         var (_, secondId, _, _) = await app.NewDriverAsync();
 
         var runs = new List<bool>();
-        var refused = await Assert.ThrowsAsync<DomainException>(() => WriteAheadAsync(secondId, async (db, write, me) =>
-        {
-            runs.Add(write.IsDraft);
-            var outcome = await TripCommands.StartAsync(db, write, me, new StartTripRequest(null, vehicle.Id, null, null, null), ConflictPolicy.Refuse, Ct);
-            if (write.IsDraft)
-            {
-                // The draft found the car free; now someone else takes it and commits before the draft gets the lock.
-                await first.StartTripAsync(vehicle.Id);
-            }
 
-            return outcome;
-        }));
+        // The draft found the car free; then someone else takes it and commits before the draft gets the lock.
+        var refused = await Assert.ThrowsAsync<DomainException>(() =>
+            StartWithAWriteBetweenAsync(secondId, new StartTripRequest(null, vehicle.Id, null, null, null), runs, () => first.StartTripAsync(vehicle.Id)));
 
         Assert.Equal("trip.vehicle-in-use", refused.Code);
         Assert.Equal([true, false], runs);
@@ -106,18 +98,10 @@ public sealed class WriteAheadTests(AppFactory app) : IClassFixture<AppFactory>
         var chef = await app.As(TestApi.Chef);
 
         var runs = new List<bool>();
-        var outcome = await WriteAheadAsync(driverId, async (db, write, me) =>
-        {
-            runs.Add(write.IsDraft);
-            var started = await TripCommands.StartAsync(db, write, me, new StartTripRequest(null, vehicle.Id, null, null, null), ConflictPolicy.Refuse, Ct);
-            if (write.IsDraft)
-            {
-                // Nothing the draft read, but not a trip event: a trip write does not know what such a change means to it.
-                Assert.Equal(HttpStatusCode.OK, (await chef.PostJsonAsync($"/api/users/{bystander}/disable", null)).StatusCode);
-            }
 
-            return started;
-        });
+        // Nothing the draft read, but not a trip event: a trip write does not know what such a change means to it.
+        var outcome = await StartWithAWriteBetweenAsync(driverId, new StartTripRequest(null, vehicle.Id, null, null, null), runs, async () =>
+            Assert.Equal(HttpStatusCode.OK, (await chef.PostJsonAsync($"/api/users/{bystander}/disable", null)).StatusCode));
 
         Assert.Equal([true, false], runs);
         Assert.Equal(TripState.Active, (await app.QueryAsync(db => db.Trips.IgnoreQueryFilters().SingleAsync(t => t.Id == outcome.Trip.Id, Ct))).State);
@@ -135,18 +119,10 @@ public sealed class WriteAheadTests(AppFactory app) : IClassFixture<AppFactory>
         var id = Guid.CreateVersion7();
 
         var runs = new List<bool>();
-        var refused = await Assert.ThrowsAsync<DomainException>(() => WriteAheadAsync(driverId, async (db, write, me) =>
-        {
-            runs.Add(write.IsDraft);
-            var started = await TripCommands.StartAsync(db, write, me, new StartTripRequest(id, vehicle.Id, null, null, null), ConflictPolicy.Refuse, Ct);
-            if (write.IsDraft)
-            {
-                // Another company's log does not move this one's head: the id itself is looked up again.
-                await otherChef.StartTripAsync(otherCompanysCar.Id, id: id);
-            }
 
-            return started;
-        }));
+        // Another company's log does not move this one's head: the id itself is looked up again.
+        var refused = await Assert.ThrowsAsync<DomainException>(() =>
+            StartWithAWriteBetweenAsync(driverId, new StartTripRequest(id, vehicle.Id, null, null, null), runs, () => otherChef.StartTripAsync(otherCompanysCar.Id, id: id)));
 
         Assert.Equal("request.id-reused", refused.Code);
         Assert.Equal([true, false], runs);
@@ -283,6 +259,24 @@ public sealed class WriteAheadTests(AppFactory app) : IClassFixture<AppFactory>
         var (driver, _, _, _) = await app.NewDriverAsync();
         await driver.StartTripAsync(vehicle.Id);
     }
+
+    /// <summary>
+    /// Starts <paramref name="request"/> as <paramref name="driverId"/> through <see cref="EventLog.WriteAheadAsync"/>, running
+    /// <paramref name="between"/> once the draft has decided and before it takes the lock; <paramref name="runs"/> gets one
+    /// entry per run of the command (true for the draft).
+    /// </summary>
+    private Task<TripOutcome> StartWithAWriteBetweenAsync(Guid driverId, StartTripRequest request, List<bool> runs, Func<Task> between) =>
+        WriteAheadAsync(driverId, async (db, write, me) =>
+        {
+            runs.Add(write.IsDraft);
+            var started = await TripCommands.StartAsync(db, write, me, request, ConflictPolicy.Refuse, Ct);
+            if (write.IsDraft)
+            {
+                await between();
+            }
+
+            return started;
+        });
 
     private async Task<T> WriteAheadAsync<T>(Guid userId, Func<AppDbContext, LogTransaction, CurrentUser, Task<T>> command)
     {
