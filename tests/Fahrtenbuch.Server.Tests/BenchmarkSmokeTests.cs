@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Fahrtenbuch.Server.Tests;
+
+/// <summary>The benchmark loads both cores for its few seconds: it runs alone, after the classes that run in parallel.</summary>
+[CollectionDefinition(nameof(BenchmarkSmoke), DisableParallelization = true)]
+public sealed class BenchmarkSmoke;
+
+/// <summary>
+/// The benchmark of docs/benchmarks.md stays runnable: its projects build, and its load generator drives the Release server
+/// as users run it (authenticated streams, real trip writes through the SQLite log) with nothing lost or duplicated. Nothing
+/// here asserts a speed: the figures depend on the machine (docs/benchmarks.md, "Run it").
+/// </summary>
+[Collection(nameof(BenchmarkSmoke))]
+public sealed class BenchmarkSmokeTests
+{
+    private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(4);
+
+    [Fact]
+    public async Task LoadGenerator_DrivesTheReleaseServer_WithNoEventLostOrDuplicated()
+    {
+        Assert.SkipWhen(TestDatabase.UsesPostgres, "The generator runs the server on its embedded SQLite file; once per suite is enough.");
+        var root = RepositoryRoot();
+
+        // What bench/run.sh builds for our server and the .NET peer, plus the heap census tool the docs tell people to use.
+        foreach (var project in new[] { "src/Fahrtenbuch.Server", "bench/LoadGen", "bench/HeapCensus", "bench/peers/SignalRPeer" })
+        {
+            var build = await RunAsync(root, BuildTimeout, "dotnet", "build", project, "-c", "Release", "-nologo", "-v", "quiet");
+            Assert.True(build.Code == 0, $"dotnet build {project} failed:\n{build.Output}");
+        }
+
+        var table = Path.Combine(Path.GetTempPath(), $"fahrtenbuch-bench-smoke-{Guid.NewGuid():N}.md");
+        try
+        {
+            var run = await RunAsync(root, RunTimeout, "dotnet", Path.Combine("bench", "LoadGen", "bin", "Release", "net10.0", "LoadGen.dll"), root,
+                "--targets", "fahrtenbuch", "--scenarios", "steady-10,write", "--seconds", "2", "--warmup", "1", "--out", table);
+            Assert.True(run.Code == 0, $"LoadGen failed:\n{run.Output}");
+
+            var rows = File.ReadAllLines(table).Where(l => l.StartsWith("| fahrtenbuch |", StringComparison.Ordinal)).Select(Row.Parse).ToList();
+            Assert.Equal(["steady-10", "write"], rows.Select(r => r.Scenario));
+            foreach (var row in rows)
+            {
+                Assert.True(row.Events > 0, $"{row.Scenario}: no event was delivered\n{run.Output}");
+                Assert.True(row.Lost == 0 && row.Duplicated == 0, $"{row.Scenario}: {row.Lost} lost, {row.Duplicated} duplicated\n{run.Output}");
+            }
+
+            Assert.Equal(10, rows[0].Connections);
+            Assert.Matches(@"^REST write p50 [\d.]+ / p99 [\d.]+ ms$", rows[0].Extra);
+            Assert.Matches(@"^\d+ events/s, write lock held [\d.]+ ms per write \(cycle [\d.]+ ms\), [\d.]+ writes per commit, \d+ drafts redone$", rows[1].Extra);
+        }
+        finally
+        {
+            File.Delete(table);
+        }
+    }
+
+    /// <summary>One of our rows of the generator's Markdown table.</summary>
+    private sealed record Row(string Scenario, int Connections, long Events, long Lost, long Duplicated, string Extra)
+    {
+        // | server | scenario | conns | events | p50 | p99 | max | lost | dup | deliveries/CPU-s | peak RSS | KiB/conn | extra |
+        public static Row Parse(string line)
+        {
+            var cells = line.Trim().Trim('|').Split('|').Select(c => c.Trim()).ToArray();
+            Assert.True(cells.Length == 13, $"Unexpected row: {line}");
+            return new Row(cells[1], Int(cells[2]), Int(cells[3]), Int(cells[7]), Int(cells[8]), cells[12]);
+
+            static int Int(string cell) => int.Parse(cell, CultureInfo.InvariantCulture);
+        }
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Fahrtenbuch.slnx")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"No Fahrtenbuch.slnx above {AppContext.BaseDirectory}.");
+    }
+
+    private static async Task<(int Code, string Output)> RunAsync(string workingDirectory, TimeSpan timeout, string file, params string[] args)
+    {
+        var start = new ProcessStartInfo(file)
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var error = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        limit.CancelAfter(timeout);
+        try
+        {
+            await process.WaitForExitAsync(limit.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // The generator starts the server as its child: stop both, not only the generator.
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        return (process.ExitCode, await output + await error);
+    }
+}
