@@ -237,7 +237,9 @@ public sealed class JournalHook(AppDbContext db, IHttpContextAccessor http, IOpt
     {
         var entry = db.TrackedEntries<Trip>().FirstOrDefault(t => t.Entity.Id == e.TripId);
         var created = e.Type is EventTypes.TripStarted or EventTypes.TripRecorded;
-        return entry is not null && (created || entry.Collection(t => t.Revisions).IsLoaded) ? entry.Entity : null;
+
+        // By name: the lambda overload builds and parses an expression tree on every call, under the write lock.
+        return entry is not null && (created || entry.Collection(nameof(Trip.Revisions)).IsLoaded) ? entry.Entity : null;
     }
 
     private void Enforce(EventRecord e, Trip trip, CurrentUser? actor, IReadOnlySet<string> closedMonths, DateTimeOffset now)
