@@ -28,6 +28,9 @@ public sealed class FahrtenbuchTarget(string serverDll, int writers) : Target
     /// <summary>Our log orders concurrent writes itself; several drivers write at once as in real use.</summary>
     public override bool SequentialPublish => false;
 
+    /// <summary>One per driver (<c>--writers</c>, 16 by default): each writes on their own car, one write at a time.</summary>
+    public override int ConcurrentPublishers => writers;
+
     public override async Task StartAsync(int port)
     {
         var environment = new Dictionary<string, string>

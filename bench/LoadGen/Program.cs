@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using LoadGen;
 
 // Usage: LoadGen <repo root> [--targets a,b] [--scenarios a,b] [--seconds N] [--warmup N] [--writers N] [--hold N] [--storms N] [--out file.md]
+// --writers: our drivers, each on their own car, that write at once in the warm-up and the write scenario (16).
 // Starts each server in turn on 127.0.0.1, drives it with the same subscribers and publisher, prints a table.
 // --hold keeps each server running N seconds after its scenario, so a profiler attached to it can finish its trace.
 var root = Path.GetFullPath(args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? ".");
@@ -327,18 +328,18 @@ static async Task<long> PublishAtRateAsync(Target target, int eventsPerSecond, i
     return total;
 }
 
-/// <summary>16 writers publishing back to back for the given time; returns how many publishes they made.</summary>
+/// <summary>The target's concurrent publishers writing back to back for the given time; returns how many publishes they made.</summary>
 static async Task<long> WriteAsFastAsPossibleAsync(Target target, int seconds, long firstSequence, CancellationToken cancellationToken)
 {
-    const int Writers = 16;
+    var writers = target.ConcurrentPublishers;
     var watch = Stopwatch.StartNew();
     long published = 0;
-    var workers = Enumerable.Range(0, Writers).Select(async w =>
+    var workers = Enumerable.Range(0, writers).Select(async w =>
     {
         long n = 0;
         while (watch.Elapsed < TimeSpan.FromSeconds(seconds))
         {
-            await target.PublishAsync(firstSequence + w + (Writers * n++), cancellationToken);
+            await target.PublishAsync(firstSequence + w + (writers * n++), cancellationToken);
         }
 
         Interlocked.Add(ref published, n);

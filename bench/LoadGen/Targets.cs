@@ -30,6 +30,9 @@ public abstract class Target : IAsyncDisposable
     /// <summary>Peers have no ordering of their own across concurrent publishes, so the generator publishes one at a time.</summary>
     public virtual bool SequentialPublish => true;
 
+    /// <summary>How many publishers write at once when the generator publishes as fast as it can (the warm-up, <c>write</c>).</summary>
+    public virtual int ConcurrentPublishers => 16;
+
     public int Pid => _process?.Id ?? 0;
 
     public string BaseUrl { get; protected set; } = "";
