@@ -260,6 +260,52 @@ public sealed class WriteAheadTests(AppFactory app) : IClassFixture<AppFactory>
         await driver.StartTripAsync(vehicle.Id);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AWriteThatFails_LeavesNothingTracked_ForTheNextWriteInTheSameScope(bool aheadOfTheLock)
+    {
+        // One scope, as a SignalR hub call or a background job could hold it: a write that fails after its command changed
+        // entities (here: started a trip), then a second write. The second must store its own change only.
+        var vehicle = await app.NewVehicleAsync();
+        var other = await app.NewVehicleAsync();
+        var (_, driverId, _, _) = await app.NewDriverAsync();
+        var company = await CompanyOfAsync(driverId);
+        var me = new CurrentUser(driverId, company, UserRole.Driver, Guid.NewGuid());
+        await using var scope = app.CompanyScope(company);
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var log = scope.ServiceProvider.GetRequiredService<EventLog>();
+        var failed = Guid.CreateVersion7();
+
+        async Task<TripOutcome> StartThenFail(LogTransaction write)
+        {
+            await TripCommands.StartAsync(db, write, me, new StartTripRequest(failed, vehicle.Id, null, null, null), ConflictPolicy.Refuse, Ct);
+            throw DomainException.Conflict("test.refused", "Refused after the trip was started.");
+        }
+
+        if (aheadOfTheLock)
+        {
+            await Assert.ThrowsAsync<DomainException>(() => log.WriteAheadAsync(StartThenFail, Ct));
+        }
+        else
+        {
+            await Assert.ThrowsAsync<DomainException>(async () =>
+            {
+                await using var write = await log.BeginAsync(Ct);
+                await StartThenFail(write);
+            });
+        }
+
+        var second = await log.WriteAheadAsync(
+            write => TripCommands.StartAsync(db, write, me, new StartTripRequest(null, other.Id, null, null, null), ConflictPolicy.Refuse, Ct), Ct);
+
+        var stored = await app.QueryAsync(d => d.Trips.IgnoreQueryFilters().Where(t => t.DriverId == driverId).Select(t => t.Id).ToListAsync(Ct));
+        Assert.Equal([second.Trip.Id], stored);
+        Assert.Null(await app.QueryAsync(d => d.Vehicles.IgnoreQueryFilters().Where(v => v.Id == vehicle.Id).Select(v => v.ActiveTripId).SingleAsync(Ct)));
+        var logged = await app.QueryAsync(d => d.Events.IgnoreQueryFilters().Where(e => e.TripId == failed).CountAsync(Ct));
+        Assert.Equal(0, logged);
+    }
+
     /// <summary>
     /// Starts <paramref name="request"/> as <paramref name="driverId"/> through <see cref="EventLog.WriteAheadAsync"/>, running
     /// <paramref name="between"/> once the draft has decided and before it takes the lock; <paramref name="runs"/> gets one

@@ -83,11 +83,23 @@ public sealed class EventLog(AppDbContext db, TimeProvider time, IEnumerable<IEv
             return await UnderTheLockAsync(command, cancellationToken);
         }
 
-        var (draft, result) = await gate.DraftAsync(db, async () =>
+        LogTransaction draft;
+        T result;
+        try
         {
-            var draft = new LogTransaction(db, await CommittedHeadAsync(cancellationToken), time);
-            return (draft, await command(draft));
-        }, cancellationToken);
+            (draft, result) = await gate.DraftAsync(db, async () =>
+            {
+                var draft = new LogTransaction(db, await CommittedHeadAsync(cancellationToken), time);
+                return (draft, await command(draft));
+            }, cancellationToken);
+        }
+        catch
+        {
+            // Refused or failed: like a write that rolls back, it leaves nothing for a later write of this context to save.
+            db.ChangeTracker.Clear();
+            throw;
+        }
+
         if (draft.Events.Count == 0 && !db.ChangeTracker.HasChanges())
         {
             // A repeat answered from what is stored: nothing to write.
@@ -158,6 +170,7 @@ public sealed class LogTransaction : IAsyncDisposable
     private readonly long _lockTaken = Stopwatch.GetTimestamp();
     private Dictionary<(Type, Guid), object>? _carry;
     private bool _disposed;
+    private bool _stored;
 
     internal LogTransaction(AppDbContext db, IDbContextTransaction transaction, Guid companyId, long head, TimeProvider time, IEnumerable<IEventSink> sinks, IEnumerable<ILogAppendHook> hooks, SqliteWriteGate? gate, SqliteWriteGate.Turn? turn)
     {
@@ -380,7 +393,16 @@ public sealed class LogTransaction : IAsyncDisposable
         {
             // Committed with the writes queued behind it, published in order after the commit (see SqliteWriteGate).
             _disposed = true;
-            await _gate.CommitAsync(_db, _turn!, Publish, _carry);
+            try
+            {
+                await _gate.CommitAsync(_db, _turn!, Publish, _carry);
+            }
+            catch
+            {
+                // The group's commit failed: nothing of this write was stored.
+                ForgetChanges();
+                throw;
+            }
 
             // Committed: the context's entities are as stored now. Done after the turn, where it holds up no other writer.
             _db.ChangeTracker.AcceptAllChanges();
@@ -389,6 +411,7 @@ public sealed class LogTransaction : IAsyncDisposable
 
         // The caller's cancellation must not abort a commit whose outcome it could then not know.
         await _transaction!.CommitAsync(CancellationToken.None);
+        _stored = true;
         try
         {
             // Still under the lock, so the live fan-out sees the company's events in position order.
@@ -415,6 +438,12 @@ public sealed class LogTransaction : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A write that did not commit leaves nothing tracked: its changes were rolled back in the database, and a later logged
+    /// write of the same context must not save them (without their events) as its own.
+    /// </summary>
+    private void ForgetChanges() => _db.ChangeTracker.Clear();
+
     public async ValueTask DisposeAsync()
     {
         if (_disposed)
@@ -431,6 +460,7 @@ public sealed class LogTransaction : IAsyncDisposable
         if (_gate is not null)
         {
             await _gate.AbandonAsync(_db, _turn!);
+            ForgetChanges();
             return;
         }
 
@@ -442,6 +472,11 @@ public sealed class LogTransaction : IAsyncDisposable
         finally
         {
             Telemetry.WriteLockHeld.Record(Stopwatch.GetElapsedTime(_lockTaken).TotalSeconds);
+        }
+
+        if (!_stored)
+        {
+            ForgetChanges();
         }
     }
 }
