@@ -261,9 +261,10 @@ public sealed class WriteAheadTests(AppFactory app) : IClassFixture<AppFactory>
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task AWriteThatFails_LeavesNothingTracked_ForTheNextWriteInTheSameScope(bool aheadOfTheLock)
+    [InlineData("refused in its draft")]
+    [InlineData("refused under the lock")]
+    [InlineData("cancelled after its draft")]
+    public async Task AWriteThatFails_LeavesNothingTracked_ForTheNextWriteInTheSameScope(string how)
     {
         // One scope, as a SignalR hub call or a background job could hold it: a write that fails after its command changed
         // entities (here: started a trip), then a second write. The second must store its own change only.
@@ -276,24 +277,32 @@ public sealed class WriteAheadTests(AppFactory app) : IClassFixture<AppFactory>
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         var log = scope.ServiceProvider.GetRequiredService<EventLog>();
         var failed = Guid.CreateVersion7();
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Ct);
 
-        async Task<TripOutcome> StartThenFail(LogTransaction write)
+        async Task<TripOutcome> Start(LogTransaction write)
         {
-            await TripCommands.StartAsync(db, write, me, new StartTripRequest(failed, vehicle.Id, null, null, null), ConflictPolicy.Refuse, Ct);
+            var outcome = await TripCommands.StartAsync(db, write, me, new StartTripRequest(failed, vehicle.Id, null, null, null), ConflictPolicy.Refuse, Ct);
+            if (how == "cancelled after its draft")
+            {
+                // The client leaves once the command has decided: the write gives up before (SQLite) or while (PostgreSQL) it commits.
+                await cancel.CancelAsync();
+                return outcome;
+            }
+
             throw DomainException.Conflict("test.refused", "Refused after the trip was started.");
         }
 
-        if (aheadOfTheLock)
-        {
-            await Assert.ThrowsAsync<DomainException>(() => log.WriteAheadAsync(StartThenFail, Ct));
-        }
-        else
+        if (how == "refused under the lock")
         {
             await Assert.ThrowsAsync<DomainException>(async () =>
             {
                 await using var write = await log.BeginAsync(Ct);
-                await StartThenFail(write);
+                await Start(write);
             });
+        }
+        else
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => log.WriteAheadAsync(Start, cancel.Token));
         }
 
         var second = await log.WriteAheadAsync(

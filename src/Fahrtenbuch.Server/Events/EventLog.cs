@@ -50,14 +50,22 @@ public sealed class EventLog(AppDbContext db, TimeProvider time, IEnumerable<IEv
         }
         catch
         {
-            if (turn is not null)
+            try
             {
-                await gate.AbandonAsync(db, turn);
+                if (turn is not null)
+                {
+                    await gate.AbandonAsync(db, turn);
+                }
+                else if (transaction is not null)
+                {
+                    await transaction.DisposeAsync();
+                    db.Database.AutoSavepointsEnabled = true;
+                }
             }
-            else if (transaction is not null)
+            finally
             {
-                await transaction.DisposeAsync();
-                db.Database.AutoSavepointsEnabled = true;
+                // What the caller changed for this write (a draft's entities) is not stored either (see LogTransaction.DisposeAsync).
+                db.ChangeTracker.Clear();
             }
 
             throw;
@@ -459,8 +467,15 @@ public sealed class LogTransaction : IAsyncDisposable
 
         if (_gate is not null)
         {
-            await _gate.AbandonAsync(_db, _turn!);
-            ForgetChanges();
+            try
+            {
+                await _gate.AbandonAsync(_db, _turn!);
+            }
+            finally
+            {
+                ForgetChanges();
+            }
+
             return;
         }
 
@@ -472,11 +487,10 @@ public sealed class LogTransaction : IAsyncDisposable
         finally
         {
             Telemetry.WriteLockHeld.Record(Stopwatch.GetElapsedTime(_lockTaken).TotalSeconds);
-        }
-
-        if (!_stored)
-        {
-            ForgetChanges();
+            if (!_stored)
+            {
+                ForgetChanges();
+            }
         }
     }
 }
