@@ -133,7 +133,7 @@ public static class SyncEndpoints
         }
         catch (Exception e) when (e is DomainException or JsonException)
         {
-            db.ChangeTracker.Clear();
+            // The failed write has cleared what it tracked (LogTransaction.DisposeAsync); the rejection is a write of its own.
             var code = e is DomainException d ? d.Code : ErrorCodes.Malformed;
             var detail = e is JsonException j ? $"The payload does not fit the operation type ({j.Path ?? j.Message})." : e.Message;
             return await RejectAsync(context, operation, code, detail, cancellationToken);
