@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One command for the side-by-side benchmark (see docs/benchmarks.md):
 # builds everything in Release, installs the peers from npm, then runs every server in turn
-# on 127.0.0.1 under the same load generator and prints one table (also written to bench/results.md).
-#   bash bench/run.sh [--targets ws,sse,socketio,signalr,aspnet-sse,fahrtenbuch] [--scenarios ...] [--seconds N]
+# on 127.0.0.1 under the same load generator and prints one table and the issue's targets read off it
+# (both also written to bench/results.md).
+#   bash bench/run.sh [--targets ws,sse,socketio,signalr,aspnet-sse,fahrtenbuch] [--scenarios ...] [--seconds N] [--rounds N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -41,11 +41,12 @@ public sealed class BenchmarkSmokeTests
         try
         {
             var generator = Path.Combine("bench", "LoadGen", "bin", "Release", "net10.0", "LoadGen.dll");
-            var run = await RunAsync(root, [generator, root, "--targets", "fahrtenbuch", "--scenarios", "steady-10,write", "--seconds", "2", "--warmup", "1", "--out", table], deadline.Token);
+            var run = await RunAsync(root, [generator, root, "--targets", "fahrtenbuch", "--scenarios", "steady-10,write", "--seconds", "2", "--warmup", "1", "--rounds", "2", "--out", table], deadline.Token);
             Assert.True(run.Code == 0, $"LoadGen failed:\n{run.Output}");
 
-            var rows = File.ReadAllLines(table).Where(l => l.StartsWith("| fahrtenbuch |", StringComparison.Ordinal)).Select(l => Row.Parse(l, run.Output)).ToList();
-            Assert.Equal(["steady-10", "write"], rows.Select(r => r.Scenario));
+            var lines = File.ReadAllLines(table);
+            var rows = lines.Where(l => l.StartsWith("| fahrtenbuch |", StringComparison.Ordinal)).Select(l => Row.Parse(l, run.Output)).ToList();
+            Assert.Equal(["steady-10 #1", "steady-10 #2", "write #1", "write #2"], rows.Select(r => r.Scenario));
             foreach (var row in rows)
             {
                 Assert.True(row.Events > 0, $"{row.Scenario}: no event was delivered\n{run.Output}");
@@ -54,13 +55,25 @@ public sealed class BenchmarkSmokeTests
 
             Assert.Equal(10, rows[0].Connections);
             Assert.Matches(@"^REST write p50 [\d.]+ / p99 [\d.]+ ms$", rows[0].Extra);
-            Assert.Matches(@"^\d+ events/s, write lock held [\d.]+ ms per write \(cycle [\d.]+ ms\), [\d.]+ writes per commit, \d+ drafts redone$", rows[1].Extra);
+            Assert.Matches(@"^\d+ events/s, write lock held [\d.]+ ms per write \(cycle [\d.]+ ms\), [\d.]+ writes per commit, \d+ drafts redone$", rows[2].Extra);
+
+            // The targets are read off the rows above: the write rates of both rounds, the lost and duplicated count of all
+            // four, and no ratio where no peer ran (whether a target is met depends on the machine, so only its form is checked).
+            var verdicts = lines.SkipWhile(l => l != "| target | measured | verdict |").ToList();
+            Assert.True(verdicts.Count > 0, $"No verdict table:\n{run.Output}");
+            var rates = rows[2..].Select(r => r.Extra.Split(' ')[0]).Select(r => int.Parse(r, CultureInfo.InvariantCulture).ToString("N0", CultureInfo.InvariantCulture));
+            Assert.Matches(@$"^\| write path ≥ 5,000 committed events/s \| median [\d,]+ events/s of 2 rounds: {string.Join(", ", rates)} \| (met|not met) \|$", Single(verdicts, "| write path"));
+            Assert.Equal("| none lost or duplicated (ours) | 0 in 4 rows | met |", Single(verdicts, "| none lost"));
+            Assert.All(verdicts.Where(l => l.Contains("best peer", StringComparison.Ordinal)), l => Assert.Contains("| not run (needs fahrtenbuch and a peer in ", l, StringComparison.Ordinal));
+            Assert.StartsWith("| reconnect storm ≥ 3,000 resumes/s with replay | not run", Single(verdicts, "| reconnect"), StringComparison.Ordinal);
         }
         finally
         {
             File.Delete(table);
         }
     }
+
+    private static string Single(IEnumerable<string> lines, string prefix) => Assert.Single(lines, l => l.StartsWith(prefix, StringComparison.Ordinal));
 
     /// <summary>One of our rows of the generator's Markdown table.</summary>
     private sealed record Row(string Scenario, int Connections, long Events, long Lost, long Duplicated, string Extra)
