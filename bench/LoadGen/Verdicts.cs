@@ -35,7 +35,7 @@ public sealed partial record Row(string Scenario, int Round, string[] Cells)
 }
 
 /// <summary>
-/// The targets read off the table (docs/benchmarks.md, "Targets"): ratios against the best peer of the same round,
+/// The targets read off the table (listed in docs/benchmarks.md, "Targets"): ratios against the best peer of the same round,
 /// and the two absolute rates. With several rounds a target is judged by the median round, so one round caught in a slow or
 /// fast moment of the machine does not decide it; the range shows how far the rounds spread.
 /// </summary>
