@@ -19,7 +19,10 @@ public sealed class FahrtenbuchTarget(string serverDll, int writers) : Target
     private readonly List<Writer> _writers = [];
     private readonly List<string> _subscriberTokens = [];
 
-    public override string Name => "fahrtenbuch";
+    /// <summary>How our server is named in the table (and on the command line).</summary>
+    public const string ServerName = "fahrtenbuch";
+
+    public override string Name => ServerName;
 
     public override int EventsPerPublish => 2;
 

@@ -47,7 +47,7 @@ foreach (var scenario in scenarios)
     {
         foreach (var name in targets)
         {
-            if (scenario == "write" && name != "fahrtenbuch")
+            if (scenario == "write" && name != FahrtenbuchTarget.ServerName)
             {
                 continue;
             }
@@ -93,7 +93,7 @@ Target Create(string name) => name switch
     "socketio" => new NodeTarget("socket.io", "socketio-server.js", Path.Combine(root, "bench/peers/node")),
     "signalr" => new AspNetPeerTarget("signalr", Path.Combine(root, "bench/peers/SignalRPeer/bin/Release/net10.0/SignalRPeer.dll"), signalR: true),
     "aspnet-sse" => new AspNetPeerTarget("aspnet sse", Path.Combine(root, "bench/peers/SignalRPeer/bin/Release/net10.0/SignalRPeer.dll"), signalR: false),
-    "fahrtenbuch" => new FahrtenbuchTarget(Path.Combine(root, "src/Fahrtenbuch.Server/bin/Release/net10.0/Fahrtenbuch.Server.dll"), writers),
+    FahrtenbuchTarget.ServerName => new FahrtenbuchTarget(Path.Combine(root, "src/Fahrtenbuch.Server/bin/Release/net10.0/Fahrtenbuch.Server.dll"), writers),
     _ => throw new ArgumentException($"unknown target {name}"),
 };
 

@@ -6,8 +6,6 @@ namespace LoadGen;
 /// <summary>One row of the generator's table: a server in a scenario in one round, as printed.</summary>
 public sealed partial record Row(string Scenario, int Round, string[] Cells)
 {
-    public const string Ours = "fahrtenbuch";
-
     public string Server => Cells[0];
 
     public bool Failed => Cells[2].StartsWith("failed", StringComparison.Ordinal);
@@ -15,7 +13,7 @@ public sealed partial record Row(string Scenario, int Round, string[] Cells)
     public double P99Ms => Number(Cells[5]);
 
     /// <summary>Lost and duplicated events; a peer's reconnect row has no lost count (it cannot replay).</summary>
-    public long LostOrDuplicated => (long.TryParse(Cells[7], CultureInfo.InvariantCulture, out var lost) ? lost : 0) + (long)Number(Cells[8]);
+    public long LostOrDuplicated => Count(Cells[7]) + Count(Cells[8]);
 
     public double DeliveriesPerCpuSecond => Number(Cells[9]);
 
@@ -27,6 +25,8 @@ public sealed partial record Row(string Scenario, int Round, string[] Cells)
     /// <summary>The cells as the table prints them: with several rounds the scenario names its round.</summary>
     public string Line(int rounds) =>
         "| " + string.Join(" | ", rounds > 1 ? [Cells[0], $"{Cells[1]} #{Round}", .. Cells[2..]] : Cells) + " |";
+
+    private static long Count(string cell) => long.TryParse(cell, CultureInfo.InvariantCulture, out var count) ? count : 0;
 
     private static double Number(string cell) => double.TryParse(cell, CultureInfo.InvariantCulture, out var value) ? value : double.NaN;
 
@@ -54,7 +54,7 @@ public static class Verdicts
             lines.Add(AgainstBestPeer(rows, scenario, $"p99 at {Subscribers(scenario)} ≤ best peer", r => r.P99Ms, higherIsBetter: false, "F1", " ms"));
         }
 
-        var ours = rows.Where(r => r.Server == Row.Ours && !r.Failed).ToList();
+        var ours = rows.Where(r => r.Server == FahrtenbuchTarget.ServerName && !r.Failed).ToList();
         var unclean = ours.Where(r => r.LostOrDuplicated != 0).Select(r => $"{r.Scenario} #{r.Round}").ToList();
         lines.Add(ours.Count == 0
             ? "| none lost or duplicated (ours) | not run | – |"
@@ -78,8 +78,8 @@ public static class Verdicts
         var rounds = new List<(double Ratio, string Text)>();
         foreach (var round in rows.Where(r => r.Scenario == scenario).GroupBy(r => r.Round))
         {
-            var ours = round.FirstOrDefault(r => r.Server == Row.Ours && !r.Failed && !double.IsNaN(figure(r)));
-            var peers = round.Where(r => r.Server != Row.Ours && !r.Failed && !double.IsNaN(figure(r))).ToList();
+            var ours = round.FirstOrDefault(r => r.Server == FahrtenbuchTarget.ServerName && !r.Failed && !double.IsNaN(figure(r)));
+            var peers = round.Where(r => r.Server != FahrtenbuchTarget.ServerName && !r.Failed && !double.IsNaN(figure(r))).ToList();
             if (ours is null || peers.Count == 0)
             {
                 continue;
@@ -92,7 +92,7 @@ public static class Verdicts
 
         if (rounds.Count == 0)
         {
-            return $"| {target} | not run (needs {Row.Ours} and a peer in {scenario}) | – |";
+            return $"| {target} | not run (needs {FahrtenbuchTarget.ServerName} and a peer in {scenario}) | – |";
         }
 
         var median = Median(rounds.Select(r => r.Ratio));
@@ -105,10 +105,10 @@ public static class Verdicts
 
     private static string AtLeast(IReadOnlyList<Row> rows, string scenario, string target, double threshold, string unit)
     {
-        var rates = rows.Where(r => r.Scenario == scenario && r.Server == Row.Ours && !r.Failed && !double.IsNaN(r.Rate)).Select(r => r.Rate).ToList();
+        var rates = rows.Where(r => r.Scenario == scenario && r.Server == FahrtenbuchTarget.ServerName && !r.Failed && !double.IsNaN(r.Rate)).Select(r => r.Rate).ToList();
         if (rates.Count == 0)
         {
-            return $"| {target} | not run (needs {Row.Ours} in {scenario}) | – |";
+            return $"| {target} | not run (needs {FahrtenbuchTarget.ServerName} in {scenario}) | – |";
         }
 
         var median = Median(rates);
