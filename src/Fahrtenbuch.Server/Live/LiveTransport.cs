@@ -23,20 +23,30 @@ public interface ILiveTransport
 }
 
 /// <summary>
-/// Fan-out inside this process. Writers only encode their events (once, for every subscriber) and queue them; one loop hands
-/// them to the company's subscribers in the order they were queued. So a commit never waits for thousands of socket writes,
-/// and whatever was committed while the loop was busy goes out together: one write per subscriber for several commits.
+/// Fan-out inside this process. Writers only encode their events (once, for every subscriber) and queue them; one loop
+/// sweeps over the company's subscribers and hands each the events it has not been handed yet. So a commit never waits
+/// for thousands of socket writes, and what is committed while a sweep is under way joins it: the subscribers still
+/// ahead get it in the same socket write as the commits before it, those already visited in the next sweep. Under load
+/// an event waits for at most one sweep instead of the rest of the current one and then its own, and the busier the
+/// server the more commits share one write.
 /// </summary>
 public sealed partial class InProcessLiveTransport : ILiveTransport, IDisposable
 {
-    /// <summary>Events handed out in one round at most, so one subscriber's pipe never gets a huge write at once.</summary>
-    private const int MaxEventsPerRound = 256;
+    /// <summary>Events handed to one subscriber at once at most, so one subscriber's pipe never gets a huge write.</summary>
+    private const int MaxEventsPerHand = 256;
 
-    // Subscribing is O(1) (a storm of thousands of streams must not copy the list per stream); the array handed out for a
-    // fan-out is rebuilt at most once per membership change. A fan-out runs under the lock, so a subscriber registered
-    // after it returns sees every event handed out later (the replay tail of LiveEventStore relies on it).
+    /// <summary>
+    /// Subscribers visited in one turn of the lock. Between turns, subscribers come and go and newly committed events join
+    /// the sweep, so neither waits for a sweep over tens of thousands of streams.
+    /// </summary>
+    internal const int SubscribersPerTurn = 256;
+
+    // Subscribing is O(1) (a storm of thousands of streams must not copy the list per stream); the array a sweep runs over
+    // is rebuilt at most once per membership change. A subscriber starts at the oldest event that some subscriber has not
+    // been handed yet, so whatever another subscriber (the replay tail of LiveEventStore) lacks when the new one reads it
+    // is handed to the new one later. See docs/adr/0002-live-fan-out.md.
     private readonly Lock _gate = new();
-    private readonly Dictionary<Guid, Subscribers> _subscribers = [];
+    private readonly Dictionary<Guid, Company> _companies = [];
     private readonly Channel<(Guid CompanyId, IReadOnlyList<LiveEvent> Events)> _queue =
         Channel.CreateUnbounded<(Guid, IReadOnlyList<LiveEvent>)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ILogger<InProcessLiveTransport> _logger;
@@ -69,100 +79,213 @@ public sealed partial class InProcessLiveTransport : ILiveTransport, IDisposable
 
     public IDisposable Subscribe(Guid companyId, Action<IReadOnlyList<LiveEvent>> onEvents)
     {
+        var subscriber = new Subscriber(onEvents);
+        Company? company;
         lock (_gate)
         {
-            if (!_subscribers.TryGetValue(companyId, out var subscribers))
+            if (!_companies.TryGetValue(companyId, out company))
             {
-                subscribers = new Subscribers();
-                _subscribers[companyId] = subscribers;
+                company = new Company(companyId);
+                _companies[companyId] = company;
             }
 
-            subscribers.Set.Add(onEvents);
-            subscribers.Snapshot = null;
+            company.Add(subscriber);
         }
 
-        return new Subscription(this, companyId, onEvents);
+        return new Subscription(this, company, subscriber);
     }
 
     private async Task FanOutAsync()
     {
         var reader = _queue.Reader;
-        var round = new Dictionary<Guid, List<LiveEvent>>();
+        var sweeping = new List<Company>();
         while (await reader.WaitToReadAsync())
         {
-            // Everything queued meanwhile, per company in queue order (which is log order for each writer's commit).
-            var count = 0;
-            while (count < MaxEventsPerRound && reader.TryRead(out var item))
+            // Sweep until every subscriber has everything, taking in what is committed meanwhile between turns.
+            while (true)
             {
-                if (!round.TryGetValue(item.CompanyId, out var events))
+                lock (_gate)
                 {
-                    round[item.CompanyId] = events = [];
+                    while (reader.TryRead(out var item))
+                    {
+                        // A company nobody listens to here has nothing to hand out.
+                        if (_companies.TryGetValue(item.CompanyId, out var company))
+                        {
+                            company.Append(item.Events);
+                            if (!sweeping.Contains(company))
+                            {
+                                sweeping.Add(company);
+                            }
+                        }
+                    }
                 }
 
-                events.AddRange(item.Events);
-                count += item.Events.Count;
-            }
-
-            lock (_gate)
-            {
-                foreach (var (companyId, events) in round)
+                if (sweeping.Count == 0)
                 {
-                    if (Current(companyId) is { } subscribers)
+                    break;
+                }
+
+                // One turn per company in turn, so a company with many streams does not hold up the others.
+                for (var i = sweeping.Count - 1; i >= 0; i--)
+                {
+                    bool caughtUp;
+                    lock (_gate)
                     {
-                        Hand(companyId, events, subscribers);
+                        caughtUp = sweeping[i].Turn(this);
+                    }
+
+                    if (caughtUp)
+                    {
+                        sweeping.RemoveAt(i);
                     }
                 }
             }
-
-            round.Clear();
         }
     }
 
     // The events are committed: a subscriber that throws must neither stop the fan-out nor starve the others.
-    private void Hand(Guid companyId, List<LiveEvent> events, Action<IReadOnlyList<LiveEvent>>[] subscribers)
+    private void Hand(Guid companyId, Subscriber subscriber, LiveEvent[] events)
     {
-        foreach (var subscriber in subscribers)
+        try
         {
-            try
-            {
-                subscriber(events);
-            }
-            catch (Exception e)
-            {
-                LogSubscriberFailed(e, companyId, events[0].Position, events[^1].Position);
-            }
+            subscriber.OnEvents(events);
+        }
+        catch (Exception e)
+        {
+            LogSubscriberFailed(e, companyId, events[0].Position, events[^1].Position);
         }
     }
 
     [LoggerMessage(LogLevel.Error, "A live subscriber of company {CompanyId} failed on the events at positions {First}-{Last}")]
     private partial void LogSubscriberFailed(Exception exception, Guid companyId, long first, long last);
 
-    private Action<IReadOnlyList<LiveEvent>>[]? Current(Guid companyId) =>
-        _subscribers.TryGetValue(companyId, out var subscribers) ? subscribers.Snapshot ??= [.. subscribers.Set] : null;
-
-    private void Unsubscribe(Guid companyId, Action<IReadOnlyList<LiveEvent>> onEvent)
+    private void Unsubscribe(Company company, Subscriber subscriber)
     {
         lock (_gate)
         {
-            if (_subscribers.TryGetValue(companyId, out var subscribers) && subscribers.Set.Remove(onEvent))
+            if (company.Remove(subscriber) && company.IsEmpty && _companies.TryGetValue(company.Id, out var current) && current == company)
             {
-                subscribers.Snapshot = null;
-                if (subscribers.Set.Count == 0)
-                {
-                    _subscribers.Remove(companyId);
-                }
+                _companies.Remove(company.Id);
             }
         }
     }
 
-    private sealed class Subscribers
+    /// <summary>One subscriber and how far into its company's stream of queued events it has been handed.</summary>
+    private sealed class Subscriber(Action<IReadOnlyList<LiveEvent>> onEvents)
     {
-        public HashSet<Action<IReadOnlyList<LiveEvent>>> Set { get; } = [];
+        public Action<IReadOnlyList<LiveEvent>> OnEvents { get; } = onEvents;
 
-        public Action<IReadOnlyList<LiveEvent>>[]? Snapshot { get; set; }
+        /// <summary>The index in the company's stream of the first event this subscriber has not been handed.</summary>
+        public long Next { get; set; }
+
+        public bool Removed { get; set; }
     }
 
-    private sealed class Subscription(InProcessLiveTransport owner, Guid companyId, Action<IReadOnlyList<LiveEvent>> onEvent) : IDisposable
+    /// <summary>
+    /// A company's subscribers, the events queued for them and the sweep in progress. Every member is used under the
+    /// transport's lock.
+    /// </summary>
+    private sealed class Company(Guid id)
+    {
+        private readonly HashSet<Subscriber> _subscribers = [];
+        private readonly List<LiveEvent> _events = [];
+        private Subscriber[]? _snapshot;
+
+        // The stream index of _events[0]: every subscriber has been handed everything before it.
+        private long _base;
+
+        // The sweep in progress: the subscribers it visits, the next one, and the lowest index still wanted by a visited
+        // subscriber or by one that joined during the sweep (the next sweep visits those).
+        private Subscriber[]? _sweep;
+        private int _cursor;
+        private long _lowestWanted = long.MaxValue;
+
+        // The last slice handed out: the subscribers of one sweep mostly want the same events, so they share one array.
+        private (long From, long To, LiveEvent[] Events) _slice;
+
+        public Guid Id => id;
+
+        public bool IsEmpty => _subscribers.Count == 0;
+
+        private long End => _base + _events.Count;
+
+        public void Add(Subscriber subscriber)
+        {
+            subscriber.Next = _base;
+            _subscribers.Add(subscriber);
+            _snapshot = null;
+            _lowestWanted = Math.Min(_lowestWanted, _base);
+        }
+
+        public bool Remove(Subscriber subscriber)
+        {
+            subscriber.Removed = true;
+            _snapshot = null;
+            return _subscribers.Remove(subscriber);
+        }
+
+        public void Append(IReadOnlyList<LiveEvent> events) => _events.AddRange(events);
+
+        /// <summary>
+        /// Visits the next subscribers of the sweep, handing each what it lacks; at the end of a sweep, drops the events
+        /// every subscriber has. True when every subscriber has everything queued so far.
+        /// </summary>
+        public bool Turn(InProcessLiveTransport transport)
+        {
+            if (_sweep is null)
+            {
+                _sweep = _snapshot ??= [.. _subscribers];
+                _cursor = 0;
+                _lowestWanted = long.MaxValue;
+            }
+
+            var end = End;
+            var stop = Math.Min(_sweep.Length, _cursor + SubscribersPerTurn);
+            for (; _cursor < stop; _cursor++)
+            {
+                var subscriber = _sweep[_cursor];
+                if (subscriber.Removed)
+                {
+                    continue;
+                }
+
+                if (subscriber.Next < end)
+                {
+                    var from = subscriber.Next;
+                    subscriber.Next = Math.Min(end, from + MaxEventsPerHand);
+                    transport.Hand(id, subscriber, Slice(from, subscriber.Next));
+                }
+
+                _lowestWanted = Math.Min(_lowestWanted, subscriber.Next);
+            }
+
+            if (_cursor < _sweep.Length)
+            {
+                return false;
+            }
+
+            var handedToAll = Math.Min(_lowestWanted, end);
+            _events.RemoveRange(0, (int)(handedToAll - _base));
+            _base = handedToAll;
+            _sweep = null;
+            _slice = default;
+            return _base == End;
+        }
+
+        private LiveEvent[] Slice(long from, long to)
+        {
+            if (_slice.Events is null || _slice.From != from || _slice.To != to)
+            {
+                var events = new LiveEvent[to - from];
+                _events.CopyTo((int)(from - _base), events, 0, events.Length);
+                _slice = (from, to, events);
+            }
+
+            return _slice.Events;
+        }
+    }
+
+    private sealed class Subscription(InProcessLiveTransport owner, Company company, Subscriber subscriber) : IDisposable
     {
         private int _disposed;
 
@@ -170,7 +293,7 @@ public sealed partial class InProcessLiveTransport : ILiveTransport, IDisposable
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
-                owner.Unsubscribe(companyId, onEvent);
+                owner.Unsubscribe(company, subscriber);
             }
         }
     }
