@@ -72,7 +72,7 @@ public sealed class FahrtenbuchTarget(string serverDll, int writers) : Target
     public Task<Subscriber> SubscribeFromAsync(long? lastEventId, Metrics metrics, CancellationToken cancellationToken, SequenceTracker? tracker = null, int index = 0) =>
         SseAsync(lastEventId, _subscriberTokens[index % _subscriberTokens.Count], metrics, cancellationToken, tracker);
 
-    public override async Task PublishAsync(long sequence, CancellationToken cancellationToken)
+    public override async Task PublishAsync(long sequence, long due, CancellationToken cancellationToken)
     {
         var writer = _writers[(int)(sequence % _writers.Count)];
         await writer.Gate.WaitAsync(cancellationToken);
@@ -81,14 +81,14 @@ public sealed class FahrtenbuchTarget(string serverDll, int writers) : Target
             if (writer.ActiveTrip is { } trip)
             {
                 writer.Odometer += 12;
-                _published[Key(trip, completed: true)] = Stopwatch.GetTimestamp();
+                _published[Key(trip, completed: true)] = due;
                 await SendAsync(writer.Token, $"/api/trips/{trip}/complete", new { endOdometer = writer.Odometer, category = "private" }, cancellationToken);
                 writer.ActiveTrip = null;
             }
             else
             {
                 var id = Guid.CreateVersion7();
-                _published[Key(id, completed: false)] = Stopwatch.GetTimestamp();
+                _published[Key(id, completed: false)] = due;
                 await SendAsync(writer.Token, "/api/trips", new { id, vehicleId = writer.VehicleId, startOdometer = writer.Odometer }, cancellationToken);
                 writer.ActiveTrip = id;
             }

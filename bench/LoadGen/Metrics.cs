@@ -26,7 +26,10 @@ public sealed class Metrics
 
     public void Gap(long missing) => Interlocked.Add(ref _gaps, missing);
 
-    /// <summary>Records the time from publish (a Stopwatch timestamp taken by this process) to arrival.</summary>
+    /// <summary>
+    /// Records the time from when the event was due (a Stopwatch timestamp of this process's schedule) to its arrival.
+    /// Latencies from 30 s on all count as 30 s.
+    /// </summary>
     public void Latency(long publishedTimestamp)
     {
         var ticks = Stopwatch.GetTimestamp() - publishedTimestamp;

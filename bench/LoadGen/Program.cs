@@ -22,6 +22,15 @@ var hold = int.Parse(Option("--hold", "0"), CultureInfo.InvariantCulture);
 // Measured reconnect storms per run (each after the 30 s pause): one storm's rate swings by a tenth between runs here.
 var measuredStorms = Math.Max(1, int.Parse(Option("--storms", "1"), CultureInfo.InvariantCulture));
 var writers = int.Parse(Option("--writers", "16"), CultureInfo.InvariantCulture);
+// The peers publish a bare sequence number and timestamp (about 50 bytes); our write sends about 1,250 bytes of events per
+// subscriber. --peer-bytes pads the peers' events so every server moves the same bytes.
+Target.PeerPayloadBytes = int.Parse(Option("--peer-bytes", "0"), CultureInfo.InvariantCulture);
+if (Target.PeerPayloadBytes is < 0 or > 4_000)
+{
+    Console.Error.WriteLine("--peer-bytes takes 0 (bare events) up to 4000 (a WebSocket subscriber reads one message into 4 KiB).");
+    return 2;
+}
+
 if (writers < 1)
 {
     Console.Error.WriteLine("--writers needs at least 1.");
@@ -76,6 +85,12 @@ string[] header = ["server", "scenario", "conns", "events", "p50 ms", "p99 ms", 
 var table = new List<string> { "| " + string.Join(" | ", header) + " |", "|" + string.Concat(Enumerable.Repeat("---|", header.Length)) };
 table.AddRange(rows.Select(r => r.Line(rounds)));
 table.Add("");
+if (Target.PeerPayloadBytes > 0)
+{
+    table.Add($"The peers' events were padded to {Target.PeerPayloadBytes} bytes (`--peer-bytes`).");
+    table.Add("");
+}
+
 table.AddRange(Verdicts.Table(rows));
 Console.WriteLine(string.Join('\n', table));
 if (output.Length > 0)
@@ -161,7 +176,7 @@ static async Task<string[]> RunAsync(Target target, string scenario, int seconds
         // still compiling hot methods at full optimisation during the measurement (a tenth of the server's CPU).
         warmed += scenario == "write"
             ? await WriteAsFastAsPossibleAsync(target, warmupSeconds, warmed, cts.Token)
-            : await PublishAtRateAsync(target, rate, warmupSeconds, warmed, cts.Token);
+            : (await PublishAtRateAsync(target, rate, warmupSeconds, warmed, cts.Token)).Published;
         await DrainAsync(metrics);
         metrics.ResetDeliveriesAndLatency();
         (target as FahrtenbuchTarget)?.Writes.ResetDeliveriesAndLatency();
@@ -190,13 +205,11 @@ static async Task<string[]> RunAsync(Target target, string scenario, int seconds
     }
     else
     {
-        var watch = Stopwatch.StartNew();
-        published = await PublishAtRateAsync(target, rate, seconds, warmed, cts.Token);
-        if (scenario == "burst")
-        {
-            // What the burst really was: a peer that answers each publish only after its broadcast sets its own pace.
-            extra = $"{published * target.EventsPerPublish / watch.Elapsed.TotalSeconds:F0} events/s sent";
-        }
+        (published, var sent) = await PublishAtRateAsync(target, rate, seconds, warmed, cts.Token);
+
+        // What the load really was: a peer answers each publish only after its broadcast and gets the next one after that
+        // answer, so a broadcast longer than the interval slows the publishing down (its wait still counts as latency).
+        extra = scenario == "burst" ? $"{sent:F0} events/s sent" : $"{sent:F1} events/s sent";
 
         if (target is FahrtenbuchTarget ours)
         {
@@ -226,7 +239,7 @@ static async Task<string[]> RunAsync(Target target, string scenario, int seconds
             }
 
             // The storm: every subscriber misses 100 events (written within one second), then all resume at once.
-            var missed = await PublishAtRateAsync(target, eventsPerSecond: 100, seconds: 1, warmed + published, cts.Token);
+            var missed = (await PublishAtRateAsync(target, eventsPerSecond: 100, seconds: 1, warmed + published, cts.Token)).Published;
             published += missed;
             // The server's own CPU for the storm, apart from the rate: the rate also depends on how fast the generator, on the
             // same cores, parses the replayed events.
@@ -352,22 +365,29 @@ static async Task<List<Subscriber>> ConnectAsync(Target target, int first, int c
     return [.. await Task.WhenAll(tasks)];
 }
 
-static async Task<long> PublishAtRateAsync(Target target, int eventsPerSecond, int seconds, long firstSequence, CancellationToken cancellationToken)
+/// <summary>
+/// Publishes on a schedule of <paramref name="eventsPerSecond"/>; returns how many publishes were made and the rate at which
+/// they went out (lower than the schedule's when the target made the publisher wait).
+/// </summary>
+static async Task<(long Published, double EventsPerSecond)> PublishAtRateAsync(Target target, int eventsPerSecond, int seconds, long firstSequence, CancellationToken cancellationToken)
 {
     var publishesPerSecond = Math.Max(1, eventsPerSecond / target.EventsPerPublish);
     var total = publishesPerSecond * seconds;
-    var watch = Stopwatch.StartNew();
+    var start = Stopwatch.GetTimestamp();
+    var lastSent = start;
     var pending = new List<Task>();
     for (long i = 0; i < total; i++)
     {
-        var due = TimeSpan.FromSeconds((double)i / publishesPerSecond);
-        var wait = due - watch.Elapsed;
+        // Latency counts from when the schedule wanted the event out, even when the previous publish was still under way.
+        var due = start + (i * Stopwatch.Frequency / publishesPerSecond);
+        var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
         if (wait > TimeSpan.FromMilliseconds(1))
         {
             await Task.Delay(wait, cancellationToken);
         }
 
-        var publish = target.PublishAsync(firstSequence + i + 1, cancellationToken);
+        lastSent = Stopwatch.GetTimestamp();
+        var publish = target.PublishAsync(firstSequence + i + 1, due, cancellationToken);
         if (target.SequentialPublish)
         {
             await publish;
@@ -379,7 +399,10 @@ static async Task<long> PublishAtRateAsync(Target target, int eventsPerSecond, i
     }
 
     await Task.WhenAll(pending);
-    return total;
+
+    // On schedule, the last publish goes out one interval before the schedule's end.
+    var took = Stopwatch.GetElapsedTime(start, lastSent).TotalSeconds + (1.0 / publishesPerSecond);
+    return (total, total * target.EventsPerPublish / took);
 }
 
 /// <summary>The target's concurrent publishers writing back to back for the given time; returns how many publishes they made.</summary>
@@ -393,7 +416,7 @@ static async Task<long> WriteAsFastAsPossibleAsync(Target target, int seconds, l
         long n = 0;
         while (watch.Elapsed < TimeSpan.FromSeconds(seconds))
         {
-            await target.PublishAsync(firstSequence + w + (writers * n++), cancellationToken);
+            await target.PublishAsync(firstSequence + w + (writers * n++), Stopwatch.GetTimestamp(), cancellationToken);
         }
 
         Interlocked.Add(ref published, n);

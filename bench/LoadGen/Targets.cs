@@ -41,7 +41,12 @@ public abstract class Target : IAsyncDisposable
 
     public abstract Task<Subscriber> SubscribeAsync(int index, Metrics metrics, CancellationToken cancellationToken);
 
-    public abstract Task PublishAsync(long sequence, CancellationToken cancellationToken);
+    /// <summary>
+    /// Publishes one event. <paramref name="due"/> is the <see cref="Stopwatch"/> timestamp at which the schedule wanted it
+    /// published: latency is measured from then, so a publish the server held back (a peer answers only after its
+    /// broadcast, and the next publish waits for that answer) counts its wait too, instead of being left out.
+    /// </summary>
+    public abstract Task PublishAsync(long sequence, long due, CancellationToken cancellationToken);
 
     public virtual ValueTask DisposeAsync()
     {
@@ -100,10 +105,29 @@ public abstract class Target : IAsyncDisposable
         throw new TimeoutException($"{Name} did not start");
     }
 
-    protected static string PeerPayload(long sequence) =>
-        $"{{\"seq\":{sequence},\"ts\":{Stopwatch.GetTimestamp()}}}";
+    /// <summary>
+    /// How many bytes a peer's event should have (<c>--peer-bytes</c>); 0 publishes the bare sequence number and timestamp.
+    /// Our REST write sends about 1,250 bytes of events per subscriber (the trip and the vehicle status as the API shows
+    /// them), so the same figure gives the peers the same bytes to move.
+    /// </summary>
+    public static int PeerPayloadBytes { get; set; }
+
+    protected static string PeerPayload(long sequence, long due)
+    {
+        var bare = $"{{\"seq\":{sequence},\"ts\":{due}";
+        var pad = PeerPayloadBytes - bare.Length - ",\"pad\":\"\"}".Length;
+        return pad > 0 ? $"{bare},\"pad\":\"{new string('x', pad)}\"}}" : bare + "}";
+    }
 
     protected static void ObservePeerPayload(ReadOnlySpan<byte> json, SequenceTracker tracker, Metrics metrics)
+    {
+        var (seq, ts) = ReadPeerPayload(json);
+        tracker.Observe(seq);
+        metrics.Latency(ts);
+    }
+
+    /// <summary>The sequence number and the publisher's timestamp, read straight from the event's bytes.</summary>
+    protected static (long Seq, long Ts) ReadPeerPayload(ReadOnlySpan<byte> json)
     {
         var reader = new Utf8JsonReader(json);
         long seq = 0, ts = 0;
@@ -112,20 +136,20 @@ public abstract class Target : IAsyncDisposable
             if (reader.TokenType == JsonTokenType.PropertyName)
             {
                 var isSeq = reader.ValueTextEquals("seq"u8);
+                var isTs = reader.ValueTextEquals("ts"u8);
                 reader.Read();
                 if (isSeq)
                 {
                     seq = reader.GetInt64();
                 }
-                else
+                else if (isTs)
                 {
                     ts = reader.GetInt64();
                 }
             }
         }
 
-        tracker.Observe(seq);
-        metrics.Latency(ts);
+        return (seq, ts);
     }
 }
 
@@ -139,8 +163,8 @@ public sealed class Subscriber(SequenceTracker tracker, Func<ValueTask> close) :
 
 public abstract class PeerTarget : Target
 {
-    public override Task PublishAsync(long sequence, CancellationToken cancellationToken) =>
-        Http.PostAsync(BaseUrl + "/publish", new StringContent(PeerPayload(sequence), Encoding.UTF8, "application/json"), cancellationToken);
+    public override Task PublishAsync(long sequence, long due, CancellationToken cancellationToken) =>
+        Http.PostAsync(BaseUrl + "/publish", new StringContent(PeerPayload(sequence, due), Encoding.UTF8, "application/json"), cancellationToken);
 
     protected static async Task<Subscriber> WebSocketSubscriberAsync(Uri uri, Metrics metrics, Func<ClientWebSocket, ReadOnlyMemory<byte>, SequenceTracker, Task> onMessage, CancellationToken cancellationToken)
     {
@@ -179,7 +203,7 @@ public abstract class PeerTarget : Target
         });
     }
 
-    protected static async Task<Subscriber> SseSubscriberAsync(string url, Metrics metrics, Action<SseItem<string>, SequenceTracker>? onItem, CancellationToken cancellationToken, Action<HttpRequestMessage>? prepare = null)
+    protected static async Task<Subscriber> SseSubscriberAsync(string url, Metrics metrics, CancellationToken cancellationToken, Action<HttpRequestMessage>? prepare = null)
     {
         var tracker = new SequenceTracker(metrics);
         var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -193,16 +217,11 @@ public abstract class PeerTarget : Target
         {
             try
             {
-                await foreach (var item in SseParser.Create(stream).EnumerateAsync(cts.Token))
+                // Read from the event's bytes, as for our server: no string per event and subscriber.
+                await foreach (var item in SseParser.Create(stream, static (_, data) => ReadPeerPayload(data)).EnumerateAsync(cts.Token))
                 {
-                    if (onItem is not null)
-                    {
-                        onItem(item, tracker);
-                    }
-                    else
-                    {
-                        ObservePeerPayload(Encoding.UTF8.GetBytes(item.Data), tracker, metrics);
-                    }
+                    tracker.Observe(item.Data.Seq);
+                    metrics.Latency(item.Data.Ts);
                 }
             }
             catch (Exception) when (cts.IsCancellationRequested)
@@ -236,7 +255,7 @@ public sealed class NodeTarget(string name, string script, string peersDirectory
             ObservePeerPayload(data.Span, tracker, metrics);
             return Task.CompletedTask;
         }, cancellationToken),
-        "sse-server.js" => SseSubscriberAsync(BaseUrl + "/events", metrics, null, cancellationToken),
+        "sse-server.js" => SseSubscriberAsync(BaseUrl + "/events", metrics, cancellationToken),
         _ => WebSocketSubscriberAsync(new Uri($"ws{BaseUrl[4..]}/socket.io/?EIO=4&transport=websocket"), metrics, async (socket, data, tracker) =>
         {
             // Engine.IO v4 framing: "0" open, "2" ping, "40" namespace connect, "42[...]" event.
@@ -274,7 +293,7 @@ public sealed class AspNetPeerTarget(string name, string dll, bool signalR) : Pe
     {
         if (!signalR)
         {
-            return await SseSubscriberAsync(BaseUrl + "/sse", metrics, null, cancellationToken);
+            return await SseSubscriberAsync(BaseUrl + "/sse", metrics, cancellationToken);
         }
 
         var tracker = new SequenceTracker(metrics);

@@ -22,6 +22,9 @@ public sealed partial record Row(string Scenario, int Round, string[] Cells)
     /// <summary>The rate the last column opens with ("3277 events/s, …", "3777 resumes/s …").</summary>
     public double Rate => LeadingRate().Match(Cells[12]) is { Success: true } match ? Number(match.Groups[1].Value) : double.NaN;
 
+    /// <summary>The rate a steady or burst row's events really went out at ("10.0 events/s sent"); NaN for other rows.</summary>
+    public double Sent => SentRate().Match(Cells[12]) is { Success: true } match ? Number(match.Groups[1].Value) : double.NaN;
+
     /// <summary>The cells as the table prints them: with several rounds the scenario names its round.</summary>
     public string Line(int rounds) =>
         "| " + string.Join(" | ", rounds > 1 ? [Cells[0], $"{Cells[1]} #{Round}", .. Cells[2..]] : Cells) + " |";
@@ -32,6 +35,9 @@ public sealed partial record Row(string Scenario, int Round, string[] Cells)
 
     [GeneratedRegex(@"^(\d+(?:\.\d+)?) (?:events|resumes)/s")]
     private static partial Regex LeadingRate();
+
+    [GeneratedRegex(@"^(\d+(?:\.\d+)?) events/s sent")]
+    private static partial Regex SentRate();
 }
 
 /// <summary>
@@ -87,7 +93,7 @@ public static class Verdicts
 
             var best = higherIsBetter ? peers.MaxBy(figure)! : peers.MinBy(figure)!;
             var ratio = figure(ours) / figure(best);
-            rounds.Add((ratio, $"{Format(figure(ours), format)}{unit} vs {best.Server} {Format(figure(best), format)}{unit} ({ratio:F2}×)"));
+            rounds.Add((ratio, $"{Format(figure(ours), format)}{unit}{Behind(ours)} vs {best.Server} {Format(figure(best), format)}{unit}{Behind(best)} ({ratio:F2}×)"));
         }
 
         if (rounds.Count == 0)
@@ -102,6 +108,10 @@ public static class Verdicts
             : $"median {median:F2}× of {rounds.Count} rounds: " + string.Join("; ", rounds.Select(r => r.Text));
         return $"| {target} | {measured} | {(met ? "met" : "not met")} |";
     }
+
+    /// <summary>A steady scenario publishes 10 events/s; a server that made the publisher wait fell behind that schedule.</summary>
+    private static string Behind(Row row) =>
+        row.Scenario.StartsWith("steady-", StringComparison.Ordinal) && row.Sent < 9.5 ? $" (kept up with {row.Sent:F1} of 10 events/s)" : "";
 
     private static string AtLeast(IReadOnlyList<Row> rows, string scenario, string target, double threshold, string unit)
     {

@@ -54,7 +54,7 @@ public sealed class BenchmarkSmokeTests
             }
 
             Assert.Equal(10, rows[0].Connections);
-            Assert.Matches(@"^REST write p50 [\d.]+ / p99 [\d.]+ ms$", rows[0].Extra);
+            Assert.Matches(@"^[\d.]+ events/s sent, REST write p50 [\d.]+ / p99 [\d.]+ ms$", rows[0].Extra);
             Assert.Matches(@"^\d+ events/s, write lock held [\d.]+ ms per write \(cycle [\d.]+ ms\), [\d.]+ writes per commit, \d+ drafts redone$", rows[2].Extra);
 
             // The targets are read off the rows above: the write rates of both rounds, the lost and duplicated count of all
@@ -66,6 +66,19 @@ public sealed class BenchmarkSmokeTests
             Assert.Equal("| none lost or duplicated (ours) | 0 in 4 rows | met |", Single(verdicts, "| none lost"));
             Assert.All(verdicts.Where(l => l.Contains("best peer", StringComparison.Ordinal)), l => Assert.Contains("| not run (needs fahrtenbuch and a peer in ", l, StringComparison.Ordinal));
             Assert.StartsWith("| reconnect storm ≥ 3,000 resumes/s with replay | not run", Single(verdicts, "| reconnect"), StringComparison.Ordinal);
+
+            // A peer with its events padded to our size (--peer-bytes): every event arrives, read from its bytes, and the
+            // table says the peers were padded.
+            var padded = await RunAsync(root, [generator, root, "--targets", "aspnet-sse", "--scenarios", "steady-10", "--seconds", "2", "--warmup", "1", "--peer-bytes", "1250", "--out", table], deadline.Token);
+            Assert.True(padded.Code == 0, $"LoadGen failed:\n{padded.Output}");
+            var paddedLines = File.ReadAllLines(table);
+            var peer = Row.Parse(Assert.Single(paddedLines, l => l.StartsWith("| aspnet sse |", StringComparison.Ordinal)), padded.Output);
+            Assert.True(peer.Events > 0 && peer.Lost == 0 && peer.Duplicated == 0, $"aspnet sse: {peer.Events} events, {peer.Lost} lost, {peer.Duplicated} duplicated\n{padded.Output}");
+            Assert.Contains("The peers' events were padded to 1250 bytes (`--peer-bytes`).", paddedLines);
+
+            var refused = await RunAsync(root, [generator, root, "--targets", "aspnet-sse", "--peer-bytes", "-1"], deadline.Token);
+            Assert.Equal(2, refused.Code);
+            Assert.Contains("--peer-bytes takes 0", refused.Output, StringComparison.Ordinal);
         }
         finally
         {
