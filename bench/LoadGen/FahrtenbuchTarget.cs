@@ -75,7 +75,9 @@ public sealed class FahrtenbuchTarget(string serverDll, int writers) : Target
     public override async Task PublishAsync(long sequence, long due, CancellationToken cancellationToken)
     {
         var writer = _writers[(int)(sequence % _writers.Count)];
+        // A driver writes one trip at a time: a write due while the last one is still under way goes out after it.
         await writer.Gate.WaitAsync(cancellationToken);
+        MarkSent();
         try
         {
             if (writer.ActiveTrip is { } trip)

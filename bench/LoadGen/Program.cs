@@ -374,7 +374,6 @@ static async Task<(long Published, double EventsPerSecond)> PublishAtRateAsync(T
     var publishesPerSecond = Math.Max(1, eventsPerSecond / target.EventsPerPublish);
     var total = publishesPerSecond * seconds;
     var start = Stopwatch.GetTimestamp();
-    var lastSent = start;
     var pending = new List<Task>();
     for (long i = 0; i < total; i++)
     {
@@ -386,7 +385,6 @@ static async Task<(long Published, double EventsPerSecond)> PublishAtRateAsync(T
             await Task.Delay(wait, cancellationToken);
         }
 
-        lastSent = Stopwatch.GetTimestamp();
         var publish = target.PublishAsync(firstSequence + i + 1, due, cancellationToken);
         if (target.SequentialPublish)
         {
@@ -401,7 +399,7 @@ static async Task<(long Published, double EventsPerSecond)> PublishAtRateAsync(T
     await Task.WhenAll(pending);
 
     // On schedule, the last publish goes out one interval before the schedule's end.
-    var took = Stopwatch.GetElapsedTime(start, lastSent).TotalSeconds + (1.0 / publishesPerSecond);
+    var took = Stopwatch.GetElapsedTime(start, target.LastSent).TotalSeconds + (1.0 / publishesPerSecond);
     return (total, total * target.EventsPerPublish / took);
 }
 

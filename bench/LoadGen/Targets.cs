@@ -48,6 +48,21 @@ public abstract class Target : IAsyncDisposable
     /// </summary>
     public abstract Task PublishAsync(long sequence, long due, CancellationToken cancellationToken);
 
+    private long _lastSent;
+
+    /// <summary>When the latest publish really went out (a <see cref="Stopwatch"/> timestamp): later than due when it had to wait.</summary>
+    public long LastSent => Interlocked.Read(ref _lastSent);
+
+    /// <summary>Notes that a publish goes out now (a target calls it right before it sends).</summary>
+    protected void MarkSent()
+    {
+        var now = Stopwatch.GetTimestamp();
+        long seen;
+        while (now > (seen = Interlocked.Read(ref _lastSent)) && Interlocked.CompareExchange(ref _lastSent, now, seen) != seen)
+        {
+        }
+    }
+
     public virtual ValueTask DisposeAsync()
     {
         if (_process is { HasExited: false })
@@ -163,8 +178,11 @@ public sealed class Subscriber(SequenceTracker tracker, Func<ValueTask> close) :
 
 public abstract class PeerTarget : Target
 {
-    public override Task PublishAsync(long sequence, long due, CancellationToken cancellationToken) =>
-        Http.PostAsync(BaseUrl + "/publish", new StringContent(PeerPayload(sequence, due), Encoding.UTF8, "application/json"), cancellationToken);
+    public override Task PublishAsync(long sequence, long due, CancellationToken cancellationToken)
+    {
+        MarkSent();
+        return Http.PostAsync(BaseUrl + "/publish", new StringContent(PeerPayload(sequence, due), Encoding.UTF8, "application/json"), cancellationToken);
+    }
 
     protected static async Task<Subscriber> WebSocketSubscriberAsync(Uri uri, Metrics metrics, Func<ClientWebSocket, ReadOnlyMemory<byte>, SequenceTracker, Task> onMessage, CancellationToken cancellationToken)
     {
