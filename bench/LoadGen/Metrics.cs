@@ -36,8 +36,14 @@ public sealed class Metrics
         var bucket = (int)Math.Min(_histogram.Length - 1, Math.Max(0, ticks * 1000 * BucketsPerMs / Stopwatch.Frequency));
         Interlocked.Increment(ref _histogram[bucket]);
         Interlocked.Increment(ref _latencySamples);
+        RaiseTo(ref _maxLatencyTicks, ticks);
+    }
+
+    /// <summary>Atomically raises <paramref name="location"/> to <paramref name="value"/> if that is larger.</summary>
+    public static void RaiseTo(ref long location, long value)
+    {
         long seen;
-        while (ticks > (seen = Interlocked.Read(ref _maxLatencyTicks)) && Interlocked.CompareExchange(ref _maxLatencyTicks, ticks, seen) != seen)
+        while (value > (seen = Interlocked.Read(ref location)) && Interlocked.CompareExchange(ref location, value, seen) != seen)
         {
         }
     }

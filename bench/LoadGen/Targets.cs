@@ -54,14 +54,7 @@ public abstract class Target : IAsyncDisposable
     public long LastSent => Interlocked.Read(ref _lastSent);
 
     /// <summary>Notes that a publish goes out now (a target calls it right before it sends).</summary>
-    protected void MarkSent()
-    {
-        var now = Stopwatch.GetTimestamp();
-        long seen;
-        while (now > (seen = Interlocked.Read(ref _lastSent)) && Interlocked.CompareExchange(ref _lastSent, now, seen) != seen)
-        {
-        }
-    }
+    protected void MarkSent() => Metrics.RaiseTo(ref _lastSent, Stopwatch.GetTimestamp());
 
     public virtual ValueTask DisposeAsync()
     {
