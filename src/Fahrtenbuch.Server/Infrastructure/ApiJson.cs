@@ -8,6 +8,14 @@ public static class ApiJson
 {
     public static JsonSerializerOptions Options { get; } = Configure(new JsonSerializerOptions(JsonSerializerDefaults.Web));
 
+    /// <summary>
+    /// Event payloads as the log stores them and the live streams send them: the shape of <see cref="Options"/>, with a
+    /// property whose value is null left out (a client reads an absent property as null). A trip start carries sixteen
+    /// nulls, and every stream and every replay sends each event again: about 30 % of an event's bytes
+    /// (docs/adr/0011-event-payloads-without-nulls.md).
+    /// </summary>
+    public static JsonSerializerOptions EventOptions { get; } = new(Options) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+
     public static JsonSerializerOptions Configure(JsonSerializerOptions options)
     {
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false));

@@ -168,8 +168,72 @@ public class LiveStreamTests(LiveAppFactory app) : IClassFixture<LiveAppFactory>
         foreach (var restricted in new[] { theirs, managers })
         {
             Assert.True(restricted.GetProperty("restricted").GetBoolean());
-            Assert.Equal(System.Text.Json.JsonValueKind.Null, restricted.GetProperty("destination").ValueKind);
+            // Event payloads leave out what is null (ADR 0011): the restricted form does not name the places at all.
+            Assert.False(restricted.TryGetProperty("destination", out _));
+            Assert.False(restricted.TryGetProperty("endPlace", out _));
             Assert.Equal(42, restricted.GetProperty("distanceKm").GetInt32());
+        }
+    }
+
+    [Fact]
+    public async Task EventPayloads_LeaveOutWhatIsNull_AndOtherwiseMatchTheRestRead()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var chef = await app.ApiAsync("chef@demo.local");
+        var created = await chef.PostAsJsonAsync("/api/vehicles", new { plate = "M NU 11", name = "Nulls", initialOdometer = 100 }, cancellationToken);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var vehicleId = (await created.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(cancellationToken)).GetProperty("id").GetGuid();
+        await using var stream = await app.OpenStreamAsync(await app.TokenAsync("chef@demo.local"), query: $"?vehicleId={vehicleId}");
+
+        var started = await chef.PostAsJsonAsync("/api/trips", new { vehicleId }, cancellationToken);
+        Assert.Equal(HttpStatusCode.Created, started.StatusCode);
+        var tripId = (await started.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(cancellationToken)).GetProperty("id").GetGuid();
+        var items = await stream.UntilAsync(i => i.EventType == EventTypes.VehicleStatus);
+
+        var trip = SseClient.Json(items.Single(i => i.EventType == EventTypes.TripStarted));
+        var restTrip = await chef.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/trips/{tripId}", cancellationToken);
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, restTrip.GetProperty("endedAt").ValueKind);
+        Assert.False(trip.TryGetProperty("endedAt", out _));
+        AssertSameButForNulls(restTrip, trip, "trip");
+
+        var status = SseClient.Json(items.Single(i => i.EventType == EventTypes.VehicleStatus));
+        AssertSameButForNulls(await chef.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/vehicles/{vehicleId}", cancellationToken), status, "vehicle");
+    }
+
+    /// <summary>The REST read names every property; the event has the same ones with the same values, except those that are null.</summary>
+    private static void AssertSameButForNulls(System.Text.Json.JsonElement rest, System.Text.Json.JsonElement payload, string path)
+    {
+        Assert.Equal(rest.ValueKind, payload.ValueKind);
+        switch (rest.ValueKind)
+        {
+            case System.Text.Json.JsonValueKind.Object:
+                foreach (var property in rest.EnumerateObject())
+                {
+                    var present = payload.TryGetProperty(property.Name, out var value);
+                    if (property.Value.ValueKind == System.Text.Json.JsonValueKind.Null)
+                    {
+                        Assert.False(present, $"{path}.{property.Name} is null and should be left out of the event");
+                    }
+                    else
+                    {
+                        Assert.True(present, $"{path}.{property.Name} is missing from the event");
+                        AssertSameButForNulls(property.Value, value, $"{path}.{property.Name}");
+                    }
+                }
+
+                Assert.All(payload.EnumerateObject(), p => Assert.True(rest.TryGetProperty(p.Name, out _), $"{path}.{p.Name} is not in the REST read"));
+                break;
+            case System.Text.Json.JsonValueKind.Array:
+                Assert.Equal(rest.GetArrayLength(), payload.GetArrayLength());
+                foreach (var (item, index) in rest.EnumerateArray().Select((item, index) => (item, index)))
+                {
+                    AssertSameButForNulls(item, payload[index], $"{path}[{index}]");
+                }
+
+                break;
+            default:
+                Assert.Equal(rest.GetRawText(), payload.GetRawText());
+                break;
         }
     }
 
