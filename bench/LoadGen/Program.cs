@@ -22,8 +22,8 @@ var hold = int.Parse(Option("--hold", "0"), CultureInfo.InvariantCulture);
 // Measured reconnect storms per run (each after the 30 s pause): one storm's rate swings by a tenth between runs here.
 var measuredStorms = Math.Max(1, int.Parse(Option("--storms", "1"), CultureInfo.InvariantCulture));
 var writers = int.Parse(Option("--writers", "16"), CultureInfo.InvariantCulture);
-// The peers publish a bare sequence number and timestamp (about 50 bytes); our write sends about 1,250 bytes of events per
-// subscriber. --peer-bytes pads the peers' events so every server moves the same bytes.
+// The peers publish a bare sequence number and timestamp (about 50 bytes); a trip start of ours sends about 940 bytes of events
+// per subscriber (ADR 0011). --peer-bytes pads the peers' events so every server moves the same bytes.
 Target.PeerPayloadBytes = int.Parse(Option("--peer-bytes", "0"), CultureInfo.InvariantCulture);
 if (Target.PeerPayloadBytes is < 0 or > 4_000)
 {

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
+using System.Text.Json;
 using Fahrtenbuch.Server.Events;
 using Fahrtenbuch.Server.Live;
 using Microsoft.EntityFrameworkCore;
@@ -187,33 +188,33 @@ public class LiveStreamTests(LiveAppFactory app) : IClassFixture<LiveAppFactory>
 
         var started = await chef.PostAsJsonAsync("/api/trips", new { vehicleId }, cancellationToken);
         Assert.Equal(HttpStatusCode.Created, started.StatusCode);
-        var tripId = (await started.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(cancellationToken)).GetProperty("id").GetGuid();
+        var tripId = (await started.Content.ReadFromJsonAsync<JsonElement>(cancellationToken)).GetProperty("id").GetGuid();
         var items = await stream.UntilAsync(i => i.EventType == EventTypes.VehicleStatus);
 
         var trip = SseClient.Json(items.Single(i => i.EventType == EventTypes.TripStarted));
-        var restTrip = await chef.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/trips/{tripId}", cancellationToken);
-        Assert.Equal(System.Text.Json.JsonValueKind.Null, restTrip.GetProperty("endedAt").ValueKind);
+        var restTrip = await chef.GetFromJsonAsync<JsonElement>($"/api/trips/{tripId}", cancellationToken);
+        Assert.Equal(JsonValueKind.Null, restTrip.GetProperty("endedAt").ValueKind);
         Assert.False(trip.TryGetProperty("endedAt", out _));
         AssertSameButForNulls(restTrip, trip, "trip");
 
         var status = SseClient.Json(items.Single(i => i.EventType == EventTypes.VehicleStatus));
-        AssertSameButForNulls(await chef.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/vehicles/{vehicleId}", cancellationToken), status, "vehicle");
+        AssertSameButForNulls(await chef.GetFromJsonAsync<JsonElement>($"/api/vehicles/{vehicleId}", cancellationToken), status, "vehicle");
 
         var cancelled = await chef.PostAsJsonAsync($"/api/trips/{tripId}/cancel", new { reason = "Test over" }, cancellationToken);
         Assert.Equal(HttpStatusCode.OK, cancelled.StatusCode);
     }
 
     /// <summary>The REST read names every property; the event has the same ones with the same values, except those that are null.</summary>
-    private static void AssertSameButForNulls(System.Text.Json.JsonElement rest, System.Text.Json.JsonElement payload, string path)
+    private static void AssertSameButForNulls(JsonElement rest, JsonElement payload, string path)
     {
         Assert.Equal(rest.ValueKind, payload.ValueKind);
         switch (rest.ValueKind)
         {
-            case System.Text.Json.JsonValueKind.Object:
+            case JsonValueKind.Object:
                 foreach (var property in rest.EnumerateObject())
                 {
                     var present = payload.TryGetProperty(property.Name, out var value);
-                    if (property.Value.ValueKind == System.Text.Json.JsonValueKind.Null)
+                    if (property.Value.ValueKind == JsonValueKind.Null)
                     {
                         Assert.False(present, $"{path}.{property.Name} is null and should be left out of the event");
                     }
@@ -226,7 +227,7 @@ public class LiveStreamTests(LiveAppFactory app) : IClassFixture<LiveAppFactory>
 
                 Assert.All(payload.EnumerateObject(), p => Assert.True(rest.TryGetProperty(p.Name, out _), $"{path}.{p.Name} is not in the REST read"));
                 break;
-            case System.Text.Json.JsonValueKind.Array:
+            case JsonValueKind.Array:
                 Assert.Equal(rest.GetArrayLength(), payload.GetArrayLength());
                 foreach (var (item, index) in rest.EnumerateArray().Select((item, index) => (item, index)))
                 {
