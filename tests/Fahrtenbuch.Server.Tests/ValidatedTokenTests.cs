@@ -110,6 +110,28 @@ public sealed class ValidatedTokenTests(AppFactory app) : IClassFixture<AppFacto
         Assert.Equal([nameof(UserRole.Driver)], third.FindAll(Claims.Role).Select(c => c.Value));
     }
 
+    [Theory]
+    [InlineData(1000)]
+    [InlineData(0)]
+    public async Task Identity_HoldsOnlyTheClaimsTheServerReads_FirstTimeAndRemembered(int cacheSize)
+    {
+        var (key, parameters) = Parameters();
+        var token = Issue(key, DateTime.UtcNow, DateTime.UtcNow.AddMinutes(10));
+        using var handler = new ValidatedTokens(Options.Create(new AuthOptions { ValidatedTokenCacheSize = cacheSize }));
+
+        foreach (var result in new[] { await handler.ValidateTokenAsync(token, parameters), await handler.ValidateTokenAsync(token, parameters) })
+        {
+            Assert.True(result.IsValid);
+            Assert.Equal([Claims.Role, Claims.UserId], result.ClaimsIdentity.Claims.Select(c => c.Type).Order(StringComparer.Ordinal));
+            Assert.All(result.ClaimsIdentity.Claims, c => Assert.Empty(c.Properties));
+            Assert.Equal(nameof(UserRole.Driver), result.ClaimsIdentity.FindFirst(result.ClaimsIdentity.RoleClaimType)?.Value);
+            Assert.True(result.ClaimsIdentity.IsAuthenticated);
+
+            // What was dropped was still checked: the lifetime and the issuer are on the token the result carries.
+            Assert.Equal("fahrtenbuch", result.Issuer);
+        }
+    }
+
     private static (SymmetricSecurityKey Key, TokenValidationParameters Parameters) Parameters()
     {
         var key = new SymmetricSecurityKey(RandomNumberGenerator.GetBytes(64));

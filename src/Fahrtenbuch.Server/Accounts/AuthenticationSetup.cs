@@ -1,4 +1,3 @@
-using System.Security.Claims;
 using Fahrtenbuch.Server.Infrastructure;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
@@ -159,15 +158,9 @@ public static class AuthenticationSetup
             return;
         }
 
-        // Keep only the claims the server reads. The token's own principal also carries the registered claims (exp, iat, iss,
-        // aud, ...) with their JSON-type properties and the parsed token, twice over once authorization clones it, and a
-        // live stream holds its request's principal for hours: about 5 KiB per open stream (docs/benchmarks.md).
-        context.Principal = new ClaimsPrincipal(new ClaimsIdentity(
-            context.Principal!.Claims.Where(c => Claims.Kept.Contains(c.Type)).Select(c => new Claim(Claims.Kept.TryGetValue(c.Type, out var type) ? type : c.Type, c.Value)),
-            JwtBearerDefaults.AuthenticationScheme, Claims.Name, Claims.Role));
-
-        // Nor the token's issue and expiry times as text in the authentication properties: nothing reads them (the lifetime
-        // was just checked, and a stream ends with its session, not its token).
+        // The principal holds only the claims the server reads (ValidatedTokens drops the token's registered ones). Nor do the
+        // authentication properties keep the token's issue and expiry times as text: nothing reads them (the lifetime was just
+        // checked, and a stream ends with its session, not its token).
         context.Properties = new AuthenticationProperties();
     }
 

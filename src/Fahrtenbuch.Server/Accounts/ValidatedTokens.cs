@@ -1,3 +1,5 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -9,12 +11,15 @@ namespace Fahrtenbuch.Server.Accounts;
 /// The bearer scheme's token handler: validates an access token fully (signature, algorithm, issuer, audience, lifetime)
 /// the first time it is seen, and remembers the result for the exact same token string, so a client that sends its token
 /// with every request (an SSE reconnect storm, a driver's writes) does not pay for parsing the JSON and the HMAC again.
+/// The identity it gives a request holds only the claims the server reads (<see cref="Claims.Kept"/>).
 /// </summary>
 /// <remarks>
-/// Only what the token itself proves is remembered. The lifetime is checked again on every use with the same validator and
+/// <para>The token's registered claims (exp, iat, nbf, iss, aud) are checked here and then dropped: a live stream keeps its
+/// request's principal for hours, and every request would otherwise copy them with the rest (docs/benchmarks.md).</para>
+/// <para>Only what the token itself proves is remembered. The lifetime is checked again on every use with the same validator and
 /// parameters as a full validation, and the session check (revoked session, disabled user) still runs on every request
 /// after this handler (<c>OnTokenValidated</c>), so revocation stays as immediate as before. The key is the whole token
-/// including its signature: a token that differs in one character is a different key and is validated in full.
+/// including its signature: a token that differs in one character is a different key and is validated in full.</para>
 /// </remarks>
 public sealed class ValidatedTokens : TokenHandler, IDisposable
 {
@@ -33,21 +38,19 @@ public sealed class ValidatedTokens : TokenHandler, IDisposable
         if (_validated is not null && _validated.TryGetValue(token, out Validated? known)
             && ReferenceEquals(known!.SigningKey, validationParameters.IssuerSigningKey) && IsCurrent(known.Token, validationParameters))
         {
-            // Each request gets its own identity: a handler that adds a claim must not change what the next request sees.
-            return new TokenValidationResult
-            {
-                IsValid = true,
-                SecurityToken = known.Token,
-                ClaimsIdentity = known.Identity.Clone(),
-                Issuer = known.Token.Issuer,
-                TokenType = known.Token.Typ,
-            };
+            return Accepted(known.Token, known.Identity);
         }
 
         var result = await _inner.ValidateTokenAsync(token, validationParameters);
-        if (_validated is not null && result is { IsValid: true, SecurityToken: JsonWebToken validated } && validated.ValidTo != DateTime.MinValue)
+        if (result is not { IsValid: true, SecurityToken: JsonWebToken validated })
         {
-            _validated.Set(token, new Validated(validated, result.ClaimsIdentity.Clone(), validationParameters.IssuerSigningKey), new MemoryCacheEntryOptions
+            return result;
+        }
+
+        var identity = KeptClaims(result.ClaimsIdentity);
+        if (_validated is not null && validated.ValidTo != DateTime.MinValue)
+        {
+            _validated.Set(token, new Validated(validated, identity, validationParameters.IssuerSigningKey), new MemoryCacheEntryOptions
             {
                 Size = 1,
 
@@ -56,8 +59,26 @@ public sealed class ValidatedTokens : TokenHandler, IDisposable
             });
         }
 
-        return result;
+        return Accepted(validated, identity);
     }
+
+    // Each request gets its own identity: a handler that adds a claim must not change what the next request sees.
+    private static TokenValidationResult Accepted(JsonWebToken token, ClaimsIdentity identity) => new()
+    {
+        IsValid = true,
+        SecurityToken = token,
+        ClaimsIdentity = identity.Clone(),
+        Issuer = token.Issuer,
+        TokenType = token.Typ,
+    };
+
+    /// <summary>
+    /// The claims the server reads, under their own names: the set's strings, not copies cut from each token's JSON. No
+    /// claim keeps the JSON-type properties the token handler gives its claims.
+    /// </summary>
+    private static ClaimsIdentity KeptClaims(ClaimsIdentity validated) => new(
+        validated.Claims.Where(c => Claims.Kept.Contains(c.Type)).Select(c => new Claim(Claims.Kept.TryGetValue(c.Type, out var type) ? type : c.Type, c.Value)),
+        JwtBearerDefaults.AuthenticationScheme, Claims.Name, Claims.Role);
 
     public void Dispose() => _validated?.Dispose();
 
@@ -80,5 +101,5 @@ public sealed class ValidatedTokens : TokenHandler, IDisposable
         }
     }
 
-    private sealed record Validated(JsonWebToken Token, System.Security.Claims.ClaimsIdentity Identity, SecurityKey? SigningKey);
+    private sealed record Validated(JsonWebToken Token, ClaimsIdentity Identity, SecurityKey? SigningKey);
 }
