@@ -26,16 +26,10 @@ public sealed class BenchmarkSmokeTests
     {
         Assert.SkipWhen(TestDatabase.UsesPostgres, "The generator runs the server on its embedded SQLite file; once per suite is enough.");
         var root = RepositoryRoot();
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        deadline.CancelAfter(Deadline);
+        using var deadline = StartDeadline();
 
         // What bench/run.sh builds for our server and the .NET peer, plus the heap census tool the docs tell people to use.
-        // Without build servers: nothing of MSBuild or the compiler stays running after the test.
-        foreach (var project in new[] { "src/Fahrtenbuch.Server", "bench/LoadGen", "bench/HeapCensus", "bench/peers/SignalRPeer" })
-        {
-            var build = await RunAsync(root, ["build", project, "-c", "Release", "-nologo", "-v", "quiet", "--disable-build-servers"], deadline.Token);
-            Assert.True(build.Code == 0, $"dotnet build {project} failed:\n{build.Output}");
-        }
+        await BuildReleaseAsync(root, deadline.Token, "src/Fahrtenbuch.Server", "bench/LoadGen", "bench/HeapCensus", "bench/peers/SignalRPeer");
 
         var table = Path.Combine(Path.GetTempPath(), $"fahrtenbuch-bench-smoke-{Guid.NewGuid():N}.md");
         try
@@ -86,6 +80,41 @@ public sealed class BenchmarkSmokeTests
         }
     }
 
+    [Fact]
+    public async Task RequestCostScript_MeasuresOneRequestOfTheReleaseServer()
+    {
+        Assert.SkipWhen(TestDatabase.UsesPostgres, "The script runs the server on its embedded SQLite file; once per suite is enough.");
+        var root = RepositoryRoot();
+        using var deadline = StartDeadline();
+        await BuildReleaseAsync(root, deadline.Token, "src/Fahrtenbuch.Server");
+
+        var run = await RunAsync(root, ["bench/request-cost.sh", root, "/api/me", "300", "300"], deadline.Token, "bash");
+
+        Assert.True(run.Code == 0, $"bench/request-cost.sh failed:\n{run.Output}");
+        Assert.Matches(@"^/api/me: [1-9][\d,]* bytes and [\d,.]+ µs of server CPU per request \(responses: 300 × 200\)$", run.Output.Trim());
+
+        var missing = await RunAsync(root, ["bench/request-cost.sh", Path.GetTempPath()], deadline.Token, "bash");
+        Assert.Equal(1, missing.Code);
+        Assert.Contains("no Release build at", missing.Output, StringComparison.Ordinal);
+    }
+
+    private static CancellationTokenSource StartDeadline()
+    {
+        var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        deadline.CancelAfter(Deadline);
+        return deadline;
+    }
+
+    /// <summary>Builds the projects in Release, without build servers: nothing of MSBuild or the compiler stays running after the test.</summary>
+    private static async Task BuildReleaseAsync(string root, CancellationToken deadline, params string[] projects)
+    {
+        foreach (var project in projects)
+        {
+            var build = await RunAsync(root, ["build", project, "-c", "Release", "-nologo", "-v", "quiet", "--disable-build-servers"], deadline);
+            Assert.True(build.Code == 0, $"dotnet build {project} failed:\n{build.Output}");
+        }
+    }
+
     private static string Single(IEnumerable<string> lines, string prefix) => Assert.Single(lines, l => l.StartsWith(prefix, StringComparison.Ordinal));
 
     /// <summary>One of our rows of the generator's Markdown table.</summary>
@@ -115,10 +144,10 @@ public sealed class BenchmarkSmokeTests
         throw new InvalidOperationException($"No Fahrtenbuch.slnx above {AppContext.BaseDirectory}.");
     }
 
-    /// <summary>Runs <c>dotnet</c> with <paramref name="args"/>; its output and error together.</summary>
-    private static async Task<(int Code, string Output)> RunAsync(string workingDirectory, string[] args, CancellationToken deadline)
+    /// <summary>Runs <paramref name="program"/> (<c>dotnet</c> unless named) with <paramref name="args"/>; its output and error together.</summary>
+    private static async Task<(int Code, string Output)> RunAsync(string workingDirectory, string[] args, CancellationToken deadline, string program = "dotnet")
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(program)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -140,7 +169,7 @@ public sealed class BenchmarkSmokeTests
         }
         catch (OperationCanceledException)
         {
-            // The generator starts the server as its child: stop both, not only the generator.
+            // The generator and the script start the server as their child: stop both, not only the parent.
             process.Kill(entireProcessTree: true);
             throw;
         }
