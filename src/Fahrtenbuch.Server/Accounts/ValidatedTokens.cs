@@ -16,10 +16,11 @@ namespace Fahrtenbuch.Server.Accounts;
 /// <remarks>
 /// <para>The token's registered claims (exp, iat, nbf, iss, aud) are checked here and then dropped: a live stream keeps its
 /// request's principal for hours, and every request would otherwise copy them with the rest (docs/benchmarks.md).</para>
-/// <para>Only what the token itself proves is remembered. The lifetime is checked again on every use with the same validator and
-/// parameters as a full validation, and the session check (revoked session, disabled user) still runs on every request
-/// after this handler (<c>OnTokenValidated</c>), so revocation stays as immediate as before. The key is the whole token
-/// including its signature: a token that differs in one character is a different key and is validated in full.</para>
+/// <para>Only what the token itself proves is remembered. The lifetime is checked again on every use with the same
+/// validator and parameters as a full validation, and the session check (revoked session, disabled user) still runs on
+/// every request after this handler (<c>OnTokenValidated</c>), so revocation stays as immediate as before. The key is the
+/// whole token including its signature: a token that differs in one character is a different key and is validated in
+/// full.</para>
 /// </remarks>
 public sealed class ValidatedTokens : TokenHandler, IDisposable
 {
