@@ -164,6 +164,11 @@ public sealed class SseClient : IAsyncDisposable
     private readonly Channel<SseItem<string>> _items = Channel.CreateUnbounded<SseItem<string>>();
     private Task? _reader;
 
+    // Set before this client disposes the stream under a read of the reader's: HttpClient's response stream does not allow a
+    // dispose during a read on another thread, and the read then fails with whatever its state gave (its chunked decoder
+    // once with ArgumentOutOfRangeException). A stream closed that way has ended, whatever the exception says.
+    private volatile bool _disposing;
+
     public SseClient(HttpClient client, HttpResponseMessage response, Stream body, bool startReading)
     {
         _client = client;
@@ -196,7 +201,7 @@ public sealed class SseClient : IAsyncDisposable
                 _items.Writer.TryWrite(item);
             }
         }
-        catch (Exception e) when (e is IOException or HttpRequestException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception e) when (_disposing || e is IOException or HttpRequestException or ObjectDisposedException or OperationCanceledException)
         {
         }
         finally
@@ -247,6 +252,7 @@ public sealed class SseClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _disposing = true;
         _response.Dispose();
         await _body.DisposeAsync();
         _client.Dispose();
