@@ -62,9 +62,31 @@ public sealed class SqliteConnectionTests(AppFactory app) : IClassFixture<AppFac
     }
 
     [Fact]
+    public async Task QueryConnections_CarryNoFunctionOfEfs_SoAnOpenRegistersNone()
+    {
+        Assert.SkipWhen(TestDatabase.UsesPostgres, "SQLite connections only.");
+        var error = await app.QueryAsync(async db =>
+        {
+            await db.Database.OpenConnectionAsync(TestContext.Current.CancellationToken);
+            try
+            {
+                await using var command = db.Database.GetDbConnection().CreateCommand();
+                command.CommandText = "SELECT ef_add(1, 2)";
+                return await Assert.ThrowsAsync<SqliteException>(() => command.ExecuteScalarAsync(TestContext.Current.CancellationToken));
+            }
+            finally
+            {
+                await db.Database.CloseConnectionAsync();
+            }
+        });
+        Assert.Contains("no such function: ef_add", error.Message);
+    }
+
+    [Fact]
     public async Task TheModel_NeedsNoFunctionEfRegistersOnlyOnItsOwnConnections()
     {
-        // Logged writes run on the writer connection, where EF's ef_* decimal functions are not registered (SqliteWriteGate).
+        // No connection of the server registers EF's ef_* decimal functions: not the writer (SqliteWriteGate), not the ones
+        // EF opens for queries (SqliteConnectionsWithoutEfFunctions).
         var decimals = await app.QueryAsync(db => Task.FromResult(db.Model.GetEntityTypes().SelectMany(t => t.GetProperties())
             .Where(p => Nullable.GetUnderlyingType(p.ClrType) == typeof(decimal) || p.ClrType == typeof(decimal))
             .Select(p => $"{p.DeclaringType.DisplayName()}.{p.Name}").ToList()));

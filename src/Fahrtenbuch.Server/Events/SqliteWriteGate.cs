@@ -352,9 +352,9 @@ public sealed partial class SqliteWriteGate(IOptions<DatabaseOptions> options, I
     }
 
     /// <remarks>
-    /// EF registers its own SQLite functions (<c>regexp</c>, the <c>ef_*</c> decimal arithmetic) only on connections it
-    /// creates, not on this one: a query inside a logged write must not need them (the model has no decimal column, which
-    /// a test keeps so).
+    /// EF's own SQLite functions (<c>regexp</c>, the <c>ef_*</c> decimal arithmetic) are not registered here, as on no
+    /// connection of the server (<see cref="SqliteConnectionsWithoutEfFunctions"/>): no query may need them (the model has
+    /// no decimal column, which a test keeps so).
     /// </remarks>
     private SqliteWriterConnection OpenConnection(string connectionString)
     {
