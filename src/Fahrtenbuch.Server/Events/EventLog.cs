@@ -108,6 +108,10 @@ public sealed class EventLog(AppDbContext db, TimeProvider time, IEnumerable<IEv
             throw;
         }
 
+        // What the draft changed on the entities it tracks, found here instead of under the lock: a kept draft's entities
+        // change no more before they are saved (ILogAppendHook), so the save under the lock need not compare every property
+        // of every tracked entity again (about a tenth of the lock's CPU, docs/benchmarks.md).
+        db.ChangeTracker.DetectChanges();
         if (draft.Events.Count == 0 && !db.ChangeTracker.HasChanges())
         {
             // A repeat answered from what is stored: nothing to write.
@@ -117,6 +121,7 @@ public sealed class EventLog(AppDbContext db, TimeProvider time, IEnumerable<IEv
         await using var write = await BeginAsync(cancellationToken);
         if (await write.AdoptAsync(draft, cancellationToken))
         {
+            write.ChangesDetected = true;
             Telemetry.WriteDrafts.Add(1, Telemetry.DraftKept);
         }
         else
@@ -149,7 +154,8 @@ public sealed class EventLog(AppDbContext db, TimeProvider time, IEnumerable<IEv
 
 /// <summary>
 /// Sees a transaction's events just before they are saved, inside the same database transaction: it may
-/// add rows (the logbook journal does) or refuse the whole write by throwing a <see cref="DomainException"/>.
+/// add rows (the logbook journal does) or refuse the whole write by throwing a <see cref="DomainException"/>. It must not
+/// change an entity the context tracks: a kept draft's changes were detected before the lock (EventLog.WriteAheadAsync).
 /// </summary>
 public interface ILogAppendHook
 {
@@ -222,6 +228,12 @@ public sealed class LogTransaction : IAsyncDisposable
     /// from the same head is still what the database holds (on every instance sharing the database).
     /// </summary>
     public long StartHead { get; }
+
+    /// <summary>
+    /// The tracked entities' changes are known to the change tracker already (a kept draft's, detected ahead of the lock),
+    /// so the save looks at their states without comparing their properties again.
+    /// </summary>
+    internal bool ChangesDetected { get; set; }
 
     /// <summary>The position of the last event appended so far (the head once this write commits).</summary>
     public long Head => _head;
@@ -388,7 +400,7 @@ public sealed class LogTransaction : IAsyncDisposable
             await hook.BeforeCommitAsync(this, cancellationToken);
         }
 
-        await DirectSave.SaveChangesAsync(_db, cancellationToken);
+        await DirectSave.SaveChangesAsync(_db, detectChanges: !ChangesDetected, cancellationToken);
 
         // The events skip EF's change tracker: nothing reads them back through the context (see AppendOnlyRows).
         await AppendOnlyRows.InsertAsync(_db, _events, cancellationToken);

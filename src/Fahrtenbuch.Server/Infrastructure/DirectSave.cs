@@ -23,9 +23,11 @@ internal static class DirectSave
 {
     /// <summary>
     /// Writes the tracked changes. On the SQLite writer connection the change tracker is left as it is: the caller accepts
-    /// the changes (<c>AcceptAllChanges</c>) once the write has committed, outside the write lock.
+    /// the changes (<c>AcceptAllChanges</c>) once the write has committed, outside the write lock. Without
+    /// <paramref name="detectChanges"/> the entities' states are taken as the change tracker has them: the caller detected
+    /// the changes since the last change to an entity.
     /// </summary>
-    public static async Task SaveChangesAsync(AppDbContext db, CancellationToken cancellationToken)
+    public static async Task SaveChangesAsync(AppDbContext db, bool detectChanges, CancellationToken cancellationToken)
     {
         if (db.Database.GetDbConnection() is not SqliteWriterConnection || db.Database.CurrentTransaction is not { } transaction)
         {
@@ -33,7 +35,11 @@ internal static class DirectSave
             return;
         }
 
-        db.ChangeTracker.DetectChanges();
+        if (detectChanges)
+        {
+            db.ChangeTracker.DetectChanges();
+        }
+
         EntityEntry? added = null;
         var modified = new List<EntityEntry>();
         foreach (var entry in db.TrackedEntries<object>())
