@@ -155,7 +155,8 @@ public sealed class EventLog(AppDbContext db, TimeProvider time, IEnumerable<IEv
 /// <summary>
 /// Sees a transaction's events just before they are saved, inside the same database transaction: it may
 /// add rows (the logbook journal does) or refuse the whole write by throwing a <see cref="DomainException"/>. It must not
-/// change an entity the context tracks: a kept draft's changes were detected before the lock (EventLog.WriteAheadAsync).
+/// change an entity the context tracks: a kept draft's changes were detected before the lock (EventLog.WriteAheadAsync),
+/// so such a change would not be saved.
 /// </summary>
 public interface ILogAppendHook
 {

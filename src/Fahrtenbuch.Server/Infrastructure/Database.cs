@@ -138,8 +138,9 @@ public static class Database
 /// Microsoft.Data.Sqlite registers a connection's functions with SQLite on every open of a pooled handle and removes them
 /// on every close, and EF opens and closes its connection around every query: about a fifth of the bytes an EF read
 /// request allocated went to that (docs/benchmarks.md, 2026-12-08). The model needs none of them: it has no decimal
-/// column and no query matches a regular expression, which <c>SqliteConnectionTests</c> keeps so. The connection string
-/// is EF's own; the connection is EF's to open, close and dispose as one it created.
+/// column (<c>SqliteConnectionTests</c> keeps that so), and no query matches a regular expression, takes a remainder of a
+/// floating-point value or computes in decimals. A query that did would fail with "no such function" in the tests that
+/// run it. The connection string is EF's own; the connection is EF's to open, close and dispose as one it created.
 /// </remarks>
 internal sealed class SqliteConnectionsWithoutEfFunctions : DbConnectionInterceptor
 {
