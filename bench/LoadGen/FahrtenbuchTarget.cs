@@ -103,7 +103,8 @@ public sealed class FahrtenbuchTarget(string serverDll, int writers) : Target
 
     /// <summary>
     /// The server's own account of its write path from <c>/metrics</c>, to subtract two readings: the lock's hold histogram
-    /// (sum and count; on SQLite the write rate is one write per lock cycle, so this says where a write's time went), the
+    /// (sum and count; on SQLite the write rate is one write per lock cycle, so this says where a write's time went), the CPU
+    /// the holder used meanwhile (the rest of the hold waited for the disk or a core), the
     /// commits of groups of writes, and the trip writes whose draft ahead of the lock had to be redone under it.
     /// </summary>
     public async Task<WritePathReading> WritePathAsync()
@@ -115,6 +116,7 @@ public sealed class FahrtenbuchTarget(string serverDll, int writers) : Target
             .Sum(l => double.Parse(l[(l.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
         return new WritePathReading(
             Sum("fahrtenbuch_write_lock_held_seconds_sum"), Sum("fahrtenbuch_write_lock_held_seconds_count"),
+            Sum("fahrtenbuch_write_lock_cpu_seconds_sum"), Sum("fahrtenbuch_write_lock_cpu_seconds_count"),
             Sum("fahrtenbuch_write_group_size_count"), Sum("fahrtenbuch_write_drafts_total", "outcome=\"redone\""));
     }
 
@@ -264,4 +266,4 @@ public sealed class FahrtenbuchTarget(string serverDll, int writers) : Target
 }
 
 /// <summary>Counters of the server's write path at one moment (see <see cref="FahrtenbuchTarget.WritePathAsync"/>).</summary>
-public readonly record struct WritePathReading(double HeldSeconds, double Writes, double Groups, double DraftsRedone);
+public readonly record struct WritePathReading(double HeldSeconds, double Writes, double CpuSeconds, double CpuWrites, double Groups, double DraftsRedone);

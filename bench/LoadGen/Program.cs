@@ -198,8 +198,10 @@ static async Task<string[]> RunAsync(Target target, string scenario, int seconds
             // Where a write's time went on the serial path: held is the lock's share, the rest of the cycle is the hand-over.
             var lockAfter = await server.WritePathAsync();
             var writes = Math.Max(1, lockAfter.Writes - lockBefore.Writes);
+            var cpuWrites = Math.Max(1, lockAfter.CpuWrites - lockBefore.CpuWrites);
             extra += $", write lock held {(lockAfter.HeldSeconds - lockBefore.HeldSeconds) * 1000 / writes:F2} ms per write"
-                + $" (cycle {watch.Elapsed.TotalMilliseconds / writes:F2} ms), {writes / Math.Max(1, lockAfter.Groups - lockBefore.Groups):F1} writes per commit,"
+                + $" (CPU {(lockAfter.CpuSeconds - lockBefore.CpuSeconds) * 1000 / cpuWrites:F2} ms, cycle {watch.Elapsed.TotalMilliseconds / writes:F2} ms),"
+                + $" {writes / Math.Max(1, lockAfter.Groups - lockBefore.Groups):F1} writes per commit,"
                 + $" {lockAfter.DraftsRedone - lockBefore.DraftsRedone:F0} drafts redone";
         }
     }

@@ -131,6 +131,30 @@ public sealed class OperationsTests(LogCapturingAppFactory app) : IClassFixture<
     }
 
     [Fact]
+    public async Task Metrics_SayHowMuchOfTheWriteLocksHoldWasCpu_OnSqlite()
+    {
+        Assert.SkipWhen(TestDatabase.UsesPostgres || !OperatingSystem.IsLinux(), "The SQLite write gate's CPU time, on Linux.");
+        var cancellationToken = TestContext.Current.CancellationToken;
+        using var scraper = app.CreateClient();
+        var before = await scraper.GetStringAsync("/metrics", cancellationToken);
+        var chef = await app.LoginAsync("chef@demo.local");
+        foreach (var plate in new[] { "M OT 3", "M OT 4" })
+        {
+            var created = await chef.PostAsJsonAsync("/api/vehicles", new { plate, name = "Lock CPU", initialOdometer = 10 }, cancellationToken);
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        var after = await PrometheusText.UntilAsync(scraper, now =>
+            PrometheusText.Sum(now, "fahrtenbuch_write_lock_cpu_seconds_count") - PrometheusText.Sum(before, "fahrtenbuch_write_lock_cpu_seconds_count") >= 2);
+        var cpu = PrometheusText.Sum(after, "fahrtenbuch_write_lock_cpu_seconds_sum") - PrometheusText.Sum(before, "fahrtenbuch_write_lock_cpu_seconds_sum");
+        var held = PrometheusText.Sum(after, "fahrtenbuch_write_lock_held_seconds_sum") - PrometheusText.Sum(before, "fahrtenbuch_write_lock_held_seconds_sum");
+
+        // Some CPU, and never more than the hold it was part of (each write's CPU interval lies within its hold).
+        Assert.True(cpu > 0, $"CPU under the lock: {cpu} s");
+        Assert.True(cpu <= held, $"CPU {cpu} s against held {held} s");
+    }
+
+    [Fact]
     public async Task Logs_NeverContainPasswordsOrTokens_EvenAtDebugLevel()
     {
         var cancellationToken = TestContext.Current.CancellationToken;

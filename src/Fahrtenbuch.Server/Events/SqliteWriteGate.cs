@@ -134,7 +134,7 @@ public sealed partial class SqliteWriteGate(IOptions<DatabaseOptions> options, I
             Interlocked.Decrement(ref _waiting);
         }
 
-        var turn = new Turn(db.Database.GetConnectionString()!, Stopwatch.GetTimestamp());
+        var turn = new Turn(db.Database.GetConnectionString()!, Stopwatch.GetTimestamp(), ThreadCpuTime.Now());
         try
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -250,7 +250,14 @@ public sealed partial class SqliteWriteGate(IOptions<DatabaseOptions> options, I
         }
         finally
         {
+            // The CPU interval lies within the held one (begun after it, ended before it), so CPU never exceeds the hold.
+            var cpuEnded = ThreadCpuTime.Now();
             Telemetry.WriteLockHeld.Record(Stopwatch.GetElapsedTime(turn.Started).TotalSeconds);
+            if (turn.CpuStarted is { } cpuStarted && cpuEnded is { } cpuNow && Environment.CurrentManagedThreadId == turn.ThreadId)
+            {
+                Telemetry.WriteLockCpu.Record((cpuNow - cpuStarted) / 1e9);
+            }
+
             _turn.Release();
             if (group is { Succeeded: true })
             {
@@ -422,11 +429,16 @@ public sealed partial class SqliteWriteGate(IOptions<DatabaseOptions> options, I
     }
 
     /// <summary>One write's turn: what it must undo on its context when the turn ends.</summary>
-    internal sealed class Turn(string connectionString, long started)
+    internal sealed class Turn(string connectionString, long started, long? cpuStarted)
     {
         public string ConnectionString { get; } = connectionString;
 
         public long Started { get; } = started;
+
+        /// <summary>The thread's CPU time in nanoseconds when the turn began (<see cref="ThreadCpuTime"/>), on this thread.</summary>
+        public long? CpuStarted { get; } = cpuStarted;
+
+        public int ThreadId { get; } = Environment.CurrentManagedThreadId;
 
         public bool Attached { get; set; }
 
@@ -454,5 +466,25 @@ public sealed partial class SqliteWriteGate(IOptions<DatabaseOptions> options, I
         public bool Poisoned { get; private set; }
 
         public void Poison() => Poisoned = true;
+    }
+}
+
+/// <summary>The calling thread's CPU time (Linux <c>clock_gettime(CLOCK_THREAD_CPUTIME_ID)</c>); null elsewhere.</summary>
+internal static class ThreadCpuTime
+{
+    private const int ClockThreadCpuTimeId = 3;
+
+    /// <summary>Nanoseconds of CPU the calling thread has used, or null when the platform does not say.</summary>
+    public static long? Now() => OperatingSystem.IsLinux() && ClockGetTime(ClockThreadCpuTimeId, out var time) == 0
+        ? (time.Seconds * 1_000_000_000) + time.Nanoseconds
+        : null;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clockId, out TimeSpec time);
+
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
     }
 }

@@ -72,6 +72,15 @@ public static class Telemetry
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = WriteLockBuckets });
 
     /// <summary>
+    /// Seconds of CPU the writer holding SQLite's write lock used while it held it, on Linux. Against
+    /// <see cref="WriteLockHeld"/> it says what limits the file's write rate: the rest of the hold is waiting, for the
+    /// disk's sync at a group's commit or for a core. Not recorded for a turn that ended on another thread than it began.
+    /// </summary>
+    public static readonly Histogram<double> WriteLockCpu = Meter.CreateHistogram(
+        "fahrtenbuch.write_lock.cpu", unit: "s", description: "CPU time a logged SQLite write used while it held the write lock.",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = WriteLockBuckets });
+
+    /// <summary>
     /// Logged writes per SQLite commit: writes that queue up behind each other commit together and share the commit's sync
     /// (docs/adr/0009-sqlite-single-writer-group-commit.md). Groups of one under load mean the writers rarely overlap.
     /// </summary>
