@@ -261,7 +261,11 @@ public sealed partial class SqliteWriteGate(IOptions<DatabaseOptions> options, I
             _turn.Release();
             if (group is { Succeeded: true })
             {
-                group.Committed.TrySetResult();
+                // The group's writes answer from the global queue. Completed here, their continuations would go on this
+                // thread's local queue after the next writer's (queued by the release), and a thread runs its local queue
+                // last in, first out: the next writer would wait for every answer of the group. Cycle minus hold per write
+                // 0.04-0.06 -> 0.03-0.04 ms (docs/benchmarks.md, 2026-12-08, day).
+                ThreadPool.UnsafeQueueUserWorkItem(static group => group.Committed.TrySetResult(), group, preferLocal: false);
             }
         }
 
@@ -337,7 +341,7 @@ public sealed partial class SqliteWriteGate(IOptions<DatabaseOptions> options, I
         }
         finally
         {
-            // The group's writes answer once the turn is free (EndTurnAsync): waking their threads holds up no other writer there.
+            // The group's writes answer once the turn is free (EndTurnAsync), behind the next writer.
             group.Succeeded = true;
         }
 
