@@ -135,7 +135,9 @@ public static class AuthenticationSetup
     {
         if (CurrentUser.From(context.User) is { } user)
         {
-            context.RequestServices.GetRequiredService<CompanyScope>().CompanyId = user.CompanyId;
+            var scope = context.RequestServices.GetRequiredService<CompanyScope>();
+            scope.CompanyId = user.CompanyId;
+            scope.Caller = user;
             var viaCookie = !context.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase);
             if (viaCookie && !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method)
                 && !HttpMethods.IsOptions(context.Request.Method) && string.IsNullOrEmpty(context.Request.Headers[CsrfHeader]))

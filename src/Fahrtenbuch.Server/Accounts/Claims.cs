@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Security.Claims;
+using Fahrtenbuch.Server.Infrastructure;
 
 namespace Fahrtenbuch.Server.Accounts;
 
@@ -32,8 +33,12 @@ public sealed record CurrentUser(Guid Id, Guid CompanyId, UserRole Role, Guid Se
 
     public bool IsManager => Role == UserRole.FleetManager;
 
-    /// <summary>Lets minimal API handlers take the caller as a parameter; endpoints that use it require authentication.</summary>
-    public static ValueTask<CurrentUser?> BindAsync(HttpContext context) => ValueTask.FromResult(From(context.User));
+    /// <summary>
+    /// Lets minimal API handlers take the caller as a parameter; endpoints that use it require authentication. The company
+    /// scope has read the caller already (<c>UseCompanyScope</c>): the same object, not the claims parsed again.
+    /// </summary>
+    public static ValueTask<CurrentUser?> BindAsync(HttpContext context) =>
+        ValueTask.FromResult(context.RequestServices.GetService<CompanyScope>()?.Caller ?? From(context.User));
 
     public static CurrentUser? From(ClaimsPrincipal principal) =>
         Guid.TryParse(principal.FindFirstValue(Claims.UserId), out var id)

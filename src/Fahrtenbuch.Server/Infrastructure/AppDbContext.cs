@@ -124,4 +124,7 @@ public abstract class AppDbContext : IdentityUserContext<User, Guid>, IDataProte
 public sealed class CompanyScope
 {
     public Guid? CompanyId { get; set; }
+
+    /// <summary>The signed-in caller whose request set the scope, read from its claims once (null for background work).</summary>
+    public CurrentUser? Caller { get; set; }
 }
