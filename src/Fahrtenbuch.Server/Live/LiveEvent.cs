@@ -9,8 +9,16 @@ namespace Fahrtenbuch.Server.Live;
 /// One committed event, encoded once for every subscriber on this instance: the SSE frame bytes of the
 /// full and of the restricted form, and the parsed JSON for the hub.
 /// </summary>
+/// <remarks>
+/// Each form is encoded when a subscriber first needs it, not when the event is published: publishing runs under the
+/// SQLite write lock (SqliteWriteGate), and a company nobody watches on this instance never needs a frame. Two threads
+/// that ask at once may both encode; they get the same bytes, and either array is kept.
+/// </remarks>
 public sealed class LiveEvent
 {
+    private readonly bool _restricted;
+    private byte[]? _fullFrame;
+    private byte[]? _restrictedFrame;
     private JsonElement? _fullJson;
     private JsonElement? _restrictedJson;
 
@@ -26,8 +34,7 @@ public sealed class LiveEvent
         OwnerId = record.OwnerId;
         Data = record.Data;
         RestrictedData = record.RestrictedData ?? record.Data;
-        FullFrame = SseFrames.Event(Position, Type, Data);
-        RestrictedFrame = record.RestrictedData is null ? FullFrame : SseFrames.Event(Position, Type, RestrictedData);
+        _restricted = record.RestrictedData is not null;
     }
 
     public Guid CompanyId { get; }
@@ -50,9 +57,9 @@ public sealed class LiveEvent
 
     public string RestrictedData { get; }
 
-    public ReadOnlyMemory<byte> FullFrame { get; }
+    public ReadOnlyMemory<byte> FullFrame => _fullFrame ??= SseFrames.Event(Position, Type, Data);
 
-    public ReadOnlyMemory<byte> RestrictedFrame { get; }
+    public ReadOnlyMemory<byte> RestrictedFrame => _restricted ? _restrictedFrame ??= SseFrames.Event(Position, Type, RestrictedData) : FullFrame;
 
     public bool SeesFull(LiveViewer viewer) => EventVisibility.SeesFull(Audience, OwnerId, viewer.UserId, viewer.SeesWholeCompany);
 

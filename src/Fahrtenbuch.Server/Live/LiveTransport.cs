@@ -23,12 +23,12 @@ public interface ILiveTransport
 }
 
 /// <summary>
-/// Fan-out inside this process. Writers only encode their events (once, for every subscriber) and queue them; one loop
-/// sweeps over the company's subscribers and hands each the events it has not been handed yet. So a commit never waits
-/// for thousands of socket writes, and what is committed while a sweep is under way joins it: the subscribers still
-/// ahead get it in the same socket write as the commits before it, those already visited in the next sweep. Under load
-/// an event waits for at most one sweep instead of the rest of the current one and then its own, and the busier the
-/// server the more commits share one write.
+/// Fan-out inside this process. Writers only queue their events (encoded once for every subscriber, when first handed
+/// out); one loop sweeps over the company's subscribers and hands each the events it has not been handed yet. So a
+/// commit never waits for thousands of socket writes, and what is committed while a sweep is under way joins it: the
+/// subscribers still ahead get it in the same socket write as the commits before it, those already visited in the next
+/// sweep. Under load an event waits for at most one sweep instead of the rest of the current one and then its own, and
+/// the busier the server the more commits share one write.
 /// </summary>
 public sealed partial class InProcessLiveTransport : ILiveTransport, IDisposable
 {
