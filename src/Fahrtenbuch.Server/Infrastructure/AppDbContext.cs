@@ -125,6 +125,9 @@ public sealed class CompanyScope
 {
     public Guid? CompanyId { get; set; }
 
-    /// <summary>The signed-in caller whose request set the scope, read from its claims once (null for background work).</summary>
+    /// <summary>
+    /// The signed-in caller whose request set the scope, read from its claims once; null where a scope is set without a
+    /// request's caller (background work, a live hub command).
+    /// </summary>
     public CurrentUser? Caller { get; set; }
 }

@@ -19,8 +19,10 @@ public sealed class LiveEvent
     private readonly bool _restricted;
     private byte[]? _fullFrame;
     private byte[]? _restrictedFrame;
-    private JsonElement? _fullJson;
-    private JsonElement? _restrictedJson;
+
+    // Boxed, so a hub stream reading one while another sets it sees a whole value (a JsonElement is several words).
+    private object? _fullJson;
+    private object? _restrictedJson;
 
     public LiveEvent(EventRecord record)
     {
@@ -63,9 +65,9 @@ public sealed class LiveEvent
 
     public bool SeesFull(LiveViewer viewer) => EventVisibility.SeesFull(Audience, OwnerId, viewer.UserId, viewer.SeesWholeCompany);
 
-    public JsonElement JsonFor(bool full) => full
+    public JsonElement JsonFor(bool full) => (JsonElement)(full
         ? _fullJson ??= JsonDocument.Parse(Data).RootElement.Clone()
-        : _restrictedJson ??= JsonDocument.Parse(RestrictedData).RootElement.Clone();
+        : _restrictedJson ??= JsonDocument.Parse(RestrictedData).RootElement.Clone());
 }
 
 /// <summary>SSE frames built with <see cref="SseFormatter"/>, once, so each subscriber only copies bytes.</summary>

@@ -48,7 +48,7 @@ public static class ReviewEndpoints
     public static RouteGroupBuilder MapReview(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/api/review").WithTags("Review")
-            .RequireAuthorization(p => p.AddAuthenticationSchemes(AuthenticationSetup.Scheme).RequireClaim(Claims.Role, nameof(UserRole.FleetManager), nameof(UserRole.Auditor)));
+            .RequireAuthorization(p => p.RequireClaim(Claims.Role, nameof(UserRole.FleetManager), nameof(UserRole.Auditor)));
         group.MapGet("/", Queue);
         var resolve = group.MapGroup("").RequireAuthorization(AuthenticationSetup.ManagerPolicy).RequireRateLimiting(TripEndpoints.WriteRateLimit);
         resolve.MapPost("/trips/{id:guid}/accept", Accept);
