@@ -259,6 +259,7 @@ public sealed partial class SqliteWriteGate(IOptions<DatabaseOptions> options, I
             }
 
             _turn.Release();
+            // Only a committed and published group answers; a group handed on is still open.
             if (group is { Succeeded: true } && waiting)
             {
                 // The group's writes answer from the global queue. Completed here, their continuations would go on this

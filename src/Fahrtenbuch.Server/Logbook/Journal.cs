@@ -76,14 +76,7 @@ public static class JournalFormat
         json.WriteString("prev"u8, previousHash);
         json.WriteString("action"u8, action);
         json.WriteString("tripId"u8, tripId);
-        if (actorId is { } actor)
-        {
-            json.WriteString("actor"u8, actor);
-        }
-        else
-        {
-            json.WriteNull("actor"u8);
-        }
+        WriteNullable(json, "actor"u8, actorId);
 
         WriteTime(json, "at"u8, at);
         json.WriteNumber("logPosition"u8, position);
@@ -164,14 +157,7 @@ public static class JournalFormat
         WriteTime(json, "completedRecordedAt"u8, t.CompletedRecordedAt);
         WriteNullable(json, "cancelReason"u8, t.CancelReason);
         WriteNullable(json, "voidReason"u8, t.VoidReason);
-        if (t.ClosedBy is { } closedBy)
-        {
-            json.WriteString("closedBy"u8, closedBy);
-        }
-        else
-        {
-            json.WriteNull("closedBy"u8);
-        }
+        WriteNullable(json, "closedBy"u8, t.ClosedBy);
 
         WriteTime(json, "lockedAt"u8, t.LockedAt);
         json.WriteNumber("revisions"u8, t.Revisions.Count);
@@ -191,6 +177,18 @@ public static class JournalFormat
         Span<byte> text = stackalloc byte[64];
         value.UtcDateTime.TryFormat(text, out var written, "O", CultureInfo.InvariantCulture);
         json.WriteString(name, text[..written]);
+    }
+
+    private static void WriteNullable(Utf8JsonWriter json, ReadOnlySpan<byte> name, Guid? value)
+    {
+        if (value is { } id)
+        {
+            json.WriteString(name, id);
+        }
+        else
+        {
+            json.WriteNull(name);
+        }
     }
 
     private static void WriteNullable(Utf8JsonWriter json, ReadOnlySpan<byte> name, string? value)
